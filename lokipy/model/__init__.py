@@ -1,0 +1,1 @@
+"""Values shared by every layer: labels, matchers, entries, time, errors. Imports nothing else."""

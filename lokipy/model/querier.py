@@ -1,0 +1,42 @@
+"""The storage protocol the LogQL engine reads through (Loki's ``Querier``).
+
+The engine never imports the store; ``lokipy.store.Store`` satisfies this structurally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from enum import StrEnum
+from typing import Protocol
+
+from lokipy.model.entry import EntryBatch
+from lokipy.model.labels import Labels
+from lokipy.model.matchers import LabelMatcher
+
+
+class Direction(StrEnum):
+    FORWARD = "forward"
+    BACKWARD = "backward"
+
+
+class Querier(Protocol):
+    def select_streams(
+        self, tenant: str, matchers: Sequence[LabelMatcher], start: int, end: int
+    ) -> list[Labels]:
+        """Streams matching every matcher with data possibly in ``[start, end)``."""
+        ...
+
+    def select_batches(
+        self,
+        tenant: str,
+        labels: Labels,
+        start: int,
+        end: int,
+        direction: Direction = Direction.FORWARD,
+    ) -> Iterator[EntryBatch]:
+        """The stream's entries with ``start <= ts < end``, exact duplicates removed.
+
+        Each batch is in ascending time order; batches come oldest first for FORWARD and
+        newest first for BACKWARD, so a backward reader reverses each batch as it goes.
+        """
+        ...
