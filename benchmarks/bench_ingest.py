@@ -1,0 +1,376 @@
+"""Ingest I1-I3 and bytes on disk S1, each checked against what the corpus holds.
+
+- I1: Loki JSON bodies through ``LogStore.push_body`` in process (what the HTTP route runs);
+- I2: protobuf+snappy bodies the same way;
+- I3: the protobuf bodies POSTed over loopback, one keep-alive client, to a real
+  ``python -m lokipy serve`` process, stopped gracefully afterwards (which flushes);
+- S1: bytes of chunks + index + WAL after the flush (``LogStore.disk_usage``).
+
+The timed phase of I1/I2 is push + flush: at its end every line is compressed into chunk files,
+as in the minimal ingest model of ``docs/performance.md``; the push-only rate is reported too.
+After every run the stored streams are read back and compared with the corpus (entry count
+plus an xxh64 of every stream's timestamps and lines): a fast wrong store fails the run.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from benchmarks.datasets import SPAN_NS, T0_NS, Corpus
+from benchmarks.pushbodies import Bodies
+from benchmarks.results import Measurement, Results
+from benchmarks.timing import Timing, measure, peak_rss_bytes, reset_peak_rss, rss_bytes
+
+REPO = Path(__file__).resolve().parents[1]
+PROTO_TYPE = "application/x-protobuf"
+JSON_TYPE = "application/json"
+
+# Relaxed only where the workload needs it: its timestamps are from 2023 (older than Loki's
+# one-week reject_old_samples_max_age) and it pushes far above Loki's default 4 MB/s per tenant.
+# Label discovery is off so stored streams carry exactly the pushed labels.
+BENCH_LIMITS: dict[str, Any] = {
+    "reject_old_samples": False,
+    "ingestion_rate_mb": 1_000_000.0,
+    "ingestion_burst_size_mb": 1_000_000.0,
+    "discover_service_name": (),
+    "discover_log_levels": False,
+    "max_entries_limit_per_query": 10_000_000,
+    "max_query_series": 100_000,
+}
+
+
+def bench_config() -> Any:
+    from lokipy.config import Config, Limits
+
+    known = Limits.__dataclass_fields__
+    return Config().with_limits(**{k: v for k, v in BENCH_LIMITS.items() if k in known})
+
+
+def bench_config_yaml() -> str:
+    from lokipy.config import Limits
+
+    known = Limits.__dataclass_fields__
+    lines = ["limits_config:"]
+    for key, value in BENCH_LIMITS.items():
+        if key in known:
+            rendered = "[]" if value == () else str(value).lower()
+            lines.append(f"  {key}: {rendered}")
+    return "\n".join(lines) + "\n"
+
+
+def expected_streams(corpus: Corpus) -> dict[str, tuple[int, str]]:
+    """Canonical labels -> (entries, xxh64 of the stream's timestamps then lines)."""
+    ts_of: dict[int, array] = {}
+    lines_of: dict[int, list[bytes]] = {}
+    for sid, ts, line in zip(corpus.sids, corpus.ts, corpus.lines, strict=True):
+        ts_of.setdefault(sid, array("q")).append(ts)
+        lines_of.setdefault(sid, []).append(line)
+    out = {}
+    for sid, col in ts_of.items():
+        h = xxhash.xxh64(col.tobytes())
+        h.update(b"".join(lines_of[sid]))
+        out[corpus.streams[sid].canonical()] = (len(col), h.hexdigest())
+    return out
+
+
+def verify_store(store: Any, want: dict[str, tuple[int, str]]) -> str | None:
+    """Read every stream back through the public API; None when it matches the corpus."""
+    got: dict[str, tuple[int, str]] = {}
+    total = sum(n for n, _ in want.values())
+    streams = store.select(
+        '{job=~".+"}', T0_NS, T0_NS + SPAN_NS, limit=total + 1, direction="forward"
+    )
+    for s in streams:
+        col = array("q", (e.ts for e in s.entries))
+        h = xxhash.xxh64(col.tobytes())
+        h.update(b"".join(e.line for e in s.entries))
+        got[str(s.labels)] = (len(col), h.hexdigest())
+    if got == want:
+        return None
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    wrong = sorted(k for k in set(want) & set(got) if want[k] != got[k])
+    n = sum(v[0] for v in got.values())
+    return (
+        f"{n} entries in {len(got)} streams read back, want {total} in {len(want)}; "
+        f"missing {missing[:2]}, unexpected {extra[:2]}, different {wrong[:2]}"
+    )
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _in_process(
+    key: str,
+    what: str,
+    bodies: list[bytes],
+    content_type: str,
+    corpus: Corpus,
+    want: dict[str, tuple[int, str]],
+    res: Results,
+    runs: int,
+    tmp: Path,
+) -> Measurement:
+    from lokipy.logstore import LogStore
+
+    config = bench_config()
+    state: dict[str, Any] = {"error": None}
+
+    def setup() -> Any:
+        d = Path(tempfile.mkdtemp(prefix=f"lokipy-bench-{key}-", dir=tmp))
+        store = LogStore(d, config)
+        state["dir"], state["store"] = d, store
+        state["rss0"] = rss_bytes()
+        state["peak_reset"] = reset_peak_rss()
+        return store
+
+    def run(store: Any) -> int:
+        accepted = 0
+        t0 = time.perf_counter()
+        for body in bodies:
+            r = store.push_body(body, content_type)
+            if r.errors:
+                raise RuntimeError(f"{key}: push rejected: {r.message[:300]}")
+            accepted += r.accepted
+        state["push_s"] = time.perf_counter() - t0
+        store.flush()
+        return accepted
+
+    def teardown(store: Any) -> None:
+        state["peak"] = peak_rss_bytes()
+        state["disk_usage"] = store.disk_usage()
+        err = verify_store(store, want)
+        state["error"] = state.get("error") or err
+        store.close()
+        state["dir_bytes"] = _dir_bytes(state["dir"])
+        state.setdefault("push_walls", []).append(state["push_s"])
+        shutil.rmtree(state["dir"], ignore_errors=True)
+
+    t = measure(run, runs, setup=setup, teardown=teardown)
+    push_s = sorted(state["push_walls"])[len(state["push_walls"]) // 2]
+    error = state["error"]
+    if error is None and t.result != corpus.n_lines:
+        error = f"{t.result} entries accepted, want {corpus.n_lines}"
+    peak = state["peak"]
+    return res.add(
+        Measurement(
+            key,
+            what,
+            t,
+            nbytes=corpus.raw_bytes,
+            nlines=corpus.n_lines,
+            check="accepted == lines; every stream read back == corpus (count + xxh64)",
+            error=error,
+            extra={
+                "push_only_median_s": push_s,
+                "push_only_lines_s": corpus.n_lines / push_s,
+                "push_only_mb_s": corpus.raw_bytes / push_s / 1e6,
+                "body_bytes": sum(map(len, bodies)),
+                "bodies": len(bodies),
+                "disk_usage_bytes": state["disk_usage"],
+                "dir_bytes_after_close": state["dir_bytes"],
+                "peak_rss_bytes": peak,
+                "peak_rss_over_start_bytes": (
+                    None if peak is None or not state["peak_reset"] else peak - state["rss0"]
+                ),
+            },
+        )
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``python -m lokipy serve`` on loopback with a fresh data folder."""
+
+    def __init__(self, data_dir: Path, config_yaml: str) -> None:
+        self.port = _free_port()
+        self.data_dir = data_dir
+        cfg = data_dir.parent / f"{data_dir.name}.yaml"
+        cfg.write_text(config_yaml)
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        cmd = [
+            sys.executable,
+            "-m",
+            "lokipy",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+            "--config",
+            str(cfg),
+            "--log-level",
+            "warning",
+        ]
+        self.log = open(data_dir.parent / f"{data_dir.name}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log, stderr=self.log)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"lokipy serve exited with {self.proc.returncode}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/ready")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+                conn.close()
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("lokipy serve did not become ready")
+
+    def peak_rss(self) -> int | None:
+        return peak_rss_bytes(self.proc.pid)
+
+    def stop(self, timeout: float = 120.0) -> int:
+        """SIGTERM: uvicorn shuts down gracefully and the store flushes its heads."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def push_http(port: int, bodies: list[bytes], content_type: str) -> int:
+    """POST every body on one keep-alive connection; returns the number of 204s."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    ok = 0
+    headers = {"Content-Type": content_type}
+    for body in bodies:
+        conn.request("POST", "/loki/api/v1/push", body, headers)
+        r = conn.getresponse()
+        text = r.read()
+        if r.status != 204:
+            raise RuntimeError(f"push answered {r.status}: {text[:300]!r}")
+        ok += 1
+    conn.close()
+    return ok
+
+
+def _http(
+    bodies: list[bytes],
+    corpus: Corpus,
+    want: dict[str, tuple[int, str]],
+    res: Results,
+    runs: int,
+    tmp: Path,
+) -> Measurement:
+    from lokipy.logstore import LogStore
+
+    walls: list[float] = []
+    extra: dict[str, Any] = {}
+    error: str | None = None
+    for _ in range(runs):
+        d = Path(tempfile.mkdtemp(prefix="lokipy-bench-I3-", dir=tmp)) / "data"
+        server = Server(d, bench_config_yaml())
+        try:
+            t0 = time.perf_counter()
+            n = push_http(server.port, bodies, PROTO_TYPE)
+            walls.append(time.perf_counter() - t0)
+            extra["server_peak_rss_bytes"] = server.peak_rss()
+        finally:
+            t1 = time.perf_counter()
+            code = server.stop()
+            extra["graceful_stop_s"] = time.perf_counter() - t1
+        if code != 0:
+            error = f"server exited with {code}; see {server.log.name}"
+        extra["dir_bytes_after_stop"] = _dir_bytes(d)
+        if error is None:  # reopen the folder in process: what the server acknowledged is there
+            with LogStore(d, bench_config()) as store:
+                error = verify_store(store, want)
+        if n != len(bodies) and error is None:
+            error = f"{n} of {len(bodies)} pushes acknowledged"
+        shutil.rmtree(d.parent, ignore_errors=True)
+    t = Timing(tuple(walls), tuple(0.0 for _ in walls), None)
+    return res.add(
+        Measurement(
+            "I3",
+            "HTTP push: protobuf+snappy ~1 MiB bodies, one keep-alive client, loopback",
+            t,
+            nbytes=corpus.raw_bytes,
+            nlines=corpus.n_lines,
+            check="every push 204; data dir reopened after graceful stop == corpus",
+            error=error,
+            extra=extra,
+        )
+    )
+
+
+def measure_ingest(
+    corpus: Corpus,
+    bodies: Bodies,
+    res: Results,
+    runs: int = 3,
+    tmp: Path | None = None,
+    only: Callable[[str], bool] = lambda key: True,
+) -> None:
+    want = expected_streams(corpus)
+    base = Path(tempfile.mkdtemp(prefix="lokipy-bench-ingest-", dir=tmp))
+    try:
+        if only("I1"):
+            _in_process(
+                "I1",
+                "JSON push in process: LogStore.push_body + flush",
+                bodies.json,
+                JSON_TYPE,
+                corpus,
+                want,
+                res,
+                runs,
+                base,
+            )
+        if only("I2"):
+            i2 = _in_process(
+                "I2",
+                "protobuf+snappy push in process: LogStore.push_body + flush",
+                bodies.proto,
+                PROTO_TYPE,
+                corpus,
+                want,
+                res,
+                runs,
+                base,
+            )
+            res.add(
+                Measurement(
+                    "S1",
+                    "bytes on disk after flush (chunks + index + WAL), I2 store",
+                    value=i2.extra["disk_usage_bytes"],
+                    unit="bytes",
+                    extra={"dir_bytes_after_close": i2.extra["dir_bytes_after_close"]},
+                )
+            )
+        if only("I3"):
+            _http(bodies.proto, corpus, want, res, runs, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
