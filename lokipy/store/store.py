@@ -351,7 +351,7 @@ class Store:
                     buffered[key] = [(p, s) for p, s in buffered[key] if p >= record.closed_at]
         now = time.time_ns()
         result = PushResult()
-        for (tenant, labels), items in buffered.items():
+        for (tenant, _labels), items in buffered.items():
             index = self._tenant(tenant)
             for pos, s in items:
                 self._append_stream(index, tenant, s, pos, now, None, result)
