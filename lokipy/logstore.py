@@ -129,17 +129,11 @@ class LogStore:
         for order, labels in enumerate(self.store.select_streams(tenant, matchers, start, end)):
             taken: list[tuple[int, int, Entry, Labels]] = []
             for batch in self.store.select_batches(tenant, labels, start, end, direction):
-                idx = (
-                    range(len(batch))
-                    if direction is Direction.FORWARD
-                    else range(len(batch) - 1, -1, -1)
-                )
+                idx = range(len(batch)) if direction is Direction.FORWARD else range(len(batch) - 1, -1, -1)
                 for i in idx:
                     ts = batch.timestamps[i]
                     key = ts if direction is Direction.FORWARD else -ts
-                    taken.append(
-                        (key, order, Entry(ts, batch.line(i), batch.metadata_at(i)), labels)
-                    )
+                    taken.append((key, order, Entry(ts, batch.line(i), batch.metadata_at(i)), labels))
                     if len(taken) >= limit:
                         break
                 if len(taken) >= limit:
@@ -151,10 +145,7 @@ class LogStore:
             if n >= limit:
                 break
             grouped.setdefault(labels, []).append(entry)
-        return [
-            StreamEntries(ls, tuple(es))
-            for ls, es in sorted(grouped.items(), key=lambda kv: str(kv[0]))
-        ]
+        return [StreamEntries(ls, tuple(es)) for ls, es in sorted(grouped.items(), key=lambda kv: str(kv[0]))]
 
     def labels(
         self,
@@ -268,9 +259,7 @@ def _streams_data(streams: list[StreamEntries], categorize: bool) -> dict[str, A
         for s in streams:
             for e in s.entries:
                 labels = Labels([*s.labels.pairs, *e.metadata]) if e.metadata else s.labels
-                grouped.setdefault(labels, []).append(
-                    [str(e.ts), e.line.decode("utf-8", "replace")]
-                )
+                grouped.setdefault(labels, []).append([str(e.ts), e.line.decode("utf-8", "replace")])
         for labels in sorted(grouped, key=str):
             result.append({"stream": labels.as_dict(), "values": grouped[labels]})
     data: dict[str, Any] = {"resultType": "streams"}

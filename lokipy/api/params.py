@@ -20,9 +20,7 @@ async def params_of(request: Request) -> MultiDict:
     items = list(request.query_params.multi_items())
     if request.method == "POST":
         ctype = request.headers.get("content-type", "")
-        if ctype.startswith("application/x-www-form-urlencoded") or ctype.startswith(
-            "multipart/form-data"
-        ):
+        if ctype.startswith("application/x-www-form-urlencoded") or ctype.startswith("multipart/form-data"):
             form = await request.form()
             items.extend((k, v) for k, v in form.multi_items() if isinstance(v, str))
     return MultiDict(items)

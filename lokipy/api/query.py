@@ -98,9 +98,7 @@ async def labels(request: Request) -> Response:
     params = await params_of(request)
     tr = time_range(params)
     matchers = parse_selector(params["query"]) if params.get("query") else []
-    names = await run_in_threadpool(
-        state.logstore.store.label_names, tenant, tr.start, tr.end, matchers
-    )
+    names = await run_in_threadpool(state.logstore.store.label_names, tenant, tr.start, tr.end, matchers)
     return success(names)
 
 
@@ -127,9 +125,7 @@ async def series(request: Request) -> Response:
     tr = time_range(params)
     selectors = list(dict.fromkeys(params.getlist("match[]") + params.getlist("match")))
     matcher_sets = [parse_selector(s) for s in selectors if s.strip() != "{}"]
-    found = await run_in_threadpool(
-        state.logstore.store.series, tenant, matcher_sets, tr.start, tr.end
-    )
+    found = await run_in_threadpool(state.logstore.store.series, tenant, matcher_sets, tr.start, tr.end)
     return success([ls.as_dict() for ls in found])
 
 
@@ -140,7 +136,5 @@ async def index_stats(request: Request) -> Response:
     params = await params_of(request)
     tr = time_range(params)
     matchers = parse_selector(query_param(params))
-    stats = await run_in_threadpool(
-        state.logstore.store.index_stats, tenant, matchers, tr.start, tr.end
-    )
+    stats = await run_in_threadpool(state.logstore.store.index_stats, tenant, matchers, tr.start, tr.end)
     return LokiJSON(stats)

@@ -17,9 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default=None, help="data folder (default: ./data)")
     serve.add_argument("--host", default=None, help="listen address (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="listen port (default: 3100)")
-    serve.add_argument(
-        "--config", "-config.file", dest="config", default=None, help="YAML config file"
-    )
+    serve.add_argument("--config", "-config.file", dest="config", default=None, help="YAML config file")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 

@@ -155,9 +155,7 @@ class Distributor:
         if not req.streams:
             raise NoStreams("error at least one valid stream is required for ingestion")
         now = time.time_ns() if now is None else now
-        parsed = [
-            (self.parse_labels(s.labels), s) for s in req.streams
-        ]  # may raise: all-or-nothing
+        parsed = [(self.parse_labels(s.labels), s) for s in req.streams]  # may raise: all-or-nothing
         out = Validated()
         for labels, stream in parsed:
             if len(stream) == 0:

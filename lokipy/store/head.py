@@ -224,13 +224,9 @@ class StreamHead:
             out.append(self._encode(ts, lines, mds, size))
         return out
 
-    def _encode(
-        self, ts: list[int], lines: list[bytes], mds: list[Metadata], size: int
-    ) -> CutBlock:
+    def _encode(self, ts: list[int], lines: list[bytes], mds: list[Metadata], size: int) -> CutBlock:
         md = mds if any(mds) else None
-        return CutBlock(
-            encode_block(ts, lines, md, level=self.zstd_level), len(ts), ts[0], ts[-1], size
-        )
+        return CutBlock(encode_block(ts, lines, md, level=self.zstd_level), len(ts), ts[0], ts[-1], size)
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -131,10 +131,7 @@ class TenantIndex:
 
 def encode_segment(rows: list[tuple[Labels, ChunkRef]]) -> bytes:
     """``LPIX | u8 version | u32 crc32(body) | body``; body = zstd(JSON rows)."""
-    doc = [
-        [str(labels), r.key, r.min_ts, r.max_ts, r.entries, r.raw_bytes, r.size]
-        for labels, r in rows
-    ]
+    doc = [[str(labels), r.key, r.min_ts, r.max_ts, r.entries, r.raw_bytes, r.size] for labels, r in rows]
     body = zstandard.ZstdCompressor(level=3).compress(orjson.dumps(doc))
     return SEGMENT_MAGIC + bytes([SEGMENT_VERSION]) + zlib.crc32(body).to_bytes(4, "little") + body
 

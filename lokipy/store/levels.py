@@ -24,9 +24,7 @@ _NORMALISED = {
     "critical": "critical", "crit": "critical",
     "fatal": "fatal", "panic": "fatal", "emerg": "fatal", "alert": "fatal",
 }  # fmt: skip
-_KEYWORDS = re.compile(
-    rb"\b(trace|debug|info|warn|warning|err|error|critical|fatal)\b", re.IGNORECASE
-)
+_KEYWORDS = re.compile(rb"\b(trace|debug|info|warn|warning|err|error|critical|fatal)\b", re.IGNORECASE)
 _LOGFMT_LEVEL = re.compile(
     rb'(?:^|\s)(?:level|lvl|severity|LEVEL|Level|LVL|Lvl|SEVERITY|Severity)="?([A-Za-z]+)'
 )

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lokipy.chunk import ChunkReader, build_chunk, decode_block
+from lokipy.chunk import ChunkReader, ChunkWriter, decode_block
 from lokipy.config import Config
 from lokipy.model.entry import EntryBatch, Metadata, PushRequest
 from lokipy.model.errors import CorruptData, NotFound, StorageUnavailable
@@ -82,7 +82,7 @@ class Store:
         self.stats = StoreStats()
         self._lock = threading.RLock()
         self._tenants: dict[str, TenantIndex] = {}
-        self._chunk_cache: OrderedDict[str, ChunkReader] = OrderedDict()
+        self._chunk_cache: OrderedDict[str, tuple[ChunkReader, int]] = OrderedDict()
         self._chunk_cache_bytes = 0
         self._index_seq = 0
         self._closed = False
@@ -102,9 +102,7 @@ class Store:
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         if start_flusher:
-            self._flusher = threading.Thread(
-                target=self._flush_loop, name="lokipy-flush", daemon=True
-            )
+            self._flusher = threading.Thread(target=self._flush_loop, name="lokipy-flush", daemon=True)
             self._flusher.start()
 
     # --- push -------------------------------------------------------------------------------
@@ -119,9 +117,7 @@ class Store:
         self.stats.rejected += result.rejected
         return result
 
-    def _append(
-        self, tenant: str, streams: list[ValidStream], now: int, result: PushResult
-    ) -> None:
+    def _append(self, tenant: str, streams: list[ValidStream], now: int, result: PushResult) -> None:
         with self._lock:
             if self._closed:
                 raise StorageUnavailable("the store is shutting down")
@@ -221,9 +217,7 @@ class Store:
         ing = self.config.ingester
         now = time.time_ns()
         with self._lock:
-            wal_pressure = (
-                self.wal is not None and self.wal.size_bytes() > self.config.wal.max_bytes
-            )
+            wal_pressure = self.wal is not None and self.wal.size_bytes() > self.config.wal.max_bytes
             oldest_pin = self._oldest_pin() if wal_pressure else None
             for index in self._tenants.values():
                 for info in index.streams.values():
@@ -244,10 +238,7 @@ class Store:
                     if due is not None:
                         self._close_head(info, due, drop_head=(due == "idle"))
             pending = [
-                c
-                for index in self._tenants.values()
-                for info in index.streams.values()
-                for c in info.pending
+                c for index in self._tenants.values() for info in index.streams.values() for c in info.pending
             ]
         return self._write_chunks(pending)
 
@@ -266,9 +257,10 @@ class Store:
             return 0
         rows: list[tuple[Labels, ChunkRef]] = []
         for chunk in chunks:
-            data = build_chunk(
-                str(chunk.labels).encode("utf-8", "surrogateescape"), [b.data for b in chunk.blocks]
-            )
+            writer = ChunkWriter(str(chunk.labels).encode("utf-8", "surrogateescape"))
+            for block in chunk.blocks:
+                writer.add_block(block.data)
+            data = writer.finish()
             digest = hashlib.sha256(data).hexdigest()[:32]
             key = f"chunks/{chunk.tenant}/{stream_id(chunk.labels):016x}/{digest}"
             self.objects.put(key, data, create_only=True)
@@ -296,13 +288,9 @@ class Store:
                 info.pending = [c for c in info.pending if c is not chunk]
                 self.stats.chunks_flushed += 1
                 self.stats.chunk_bytes_flushed += ref.size
-                self.stats.flush_reasons[chunk.reason] = (
-                    self.stats.flush_reasons.get(chunk.reason, 0) + 1
-                )
+                self.stats.flush_reasons[chunk.reason] = self.stats.flush_reasons.get(chunk.reason, 0) + 1
                 if self.wal is not None:
-                    self.wal.append(
-                        RecordType.FLUSHED, encode_flushed(chunk.tenant, labels, chunk.closed_at)
-                    )
+                    self.wal.append(RecordType.FLUSHED, encode_flushed(chunk.tenant, labels, chunk.closed_at))
             self._truncate_wal()
         return len(chunks)
 
@@ -427,18 +415,18 @@ class Store:
 
     def _reader(self, key: str) -> ChunkReader:
         with self._lock:
-            reader = self._chunk_cache.get(key)
-            if reader is not None:
+            cached = self._chunk_cache.get(key)
+            if cached is not None:
                 self._chunk_cache.move_to_end(key)
-                return reader
+                return cached[0]
         data = self.objects.get(key)
-        reader = ChunkReader(data)
+        reader = ChunkReader(data, path=key)
         with self._lock:
-            self._chunk_cache[key] = reader
+            self._chunk_cache[key] = (reader, len(data))
             self._chunk_cache_bytes += len(data)
             while self._chunk_cache_bytes > _CHUNK_CACHE_BYTES and len(self._chunk_cache) > 1:
-                _, old = self._chunk_cache.popitem(last=False)
-                self._chunk_cache_bytes -= old.size
+                _, (_, size) = self._chunk_cache.popitem(last=False)
+                self._chunk_cache_bytes -= size
         return reader
 
     def label_names(
@@ -452,9 +440,7 @@ class Store:
     def label_values(
         self, tenant: str, name: str, start: int, end: int, matchers: Sequence[LabelMatcher] = ()
     ) -> list[str]:
-        values = {
-            labels.get(name) for labels in self._streams_in_range(tenant, start, end, matchers)
-        }
+        values = {labels.get(name) for labels in self._streams_in_range(tenant, start, end, matchers)}
         values.discard("")
         return sorted(values)
 
@@ -512,10 +498,7 @@ class Store:
     def memory_streams(self) -> int:
         with self._lock:
             return sum(
-                1
-                for idx in self._tenants.values()
-                for i in idx.streams.values()
-                if i.head is not None
+                1 for idx in self._tenants.values() for i in idx.streams.values() if i.head is not None
             )
 
     def disk_usage(self) -> int:
@@ -540,6 +523,8 @@ class Store:
             self._closed = True
             if self.wal is not None:
                 self.wal.close()
+                if self._oldest_pin() is None:  # everything is in chunks: nothing to replay
+                    self.wal.delete_before(self.wal.segment + 1, include_open=True)
 
 
 # --- batch plumbing -------------------------------------------------------------------------

@@ -146,9 +146,7 @@ class WAL:
                 os.fsync(self._file.fileno())
         except OSError as err:
             self._truncate_to(start)
-            raise StorageUnavailable(
-                f"write-ahead log write failed: {err.strerror or err}"
-            ) from err
+            raise StorageUnavailable(f"write-ahead log write failed: {err.strerror or err}") from err
         self.offset = start + len(record)
         return (self.segment, start)
 
@@ -167,11 +165,12 @@ class WAL:
     def size_bytes(self) -> int:
         return sum((self.dir / f"{n:08d}").stat().st_size for n in self.segments())
 
-    def delete_before(self, segment: int) -> int:
-        """Remove whole segments numbered below ``segment`` (never the open one)."""
+    def delete_before(self, segment: int, *, include_open: bool = False) -> int:
+        """Remove whole segments numbered below ``segment`` (the open one only when closed)."""
         removed = 0
+        limit = segment if include_open else min(segment, self.segment)
         for number in self.segments():
-            if number < min(segment, self.segment):
+            if number < limit:
                 (self.dir / f"{number:08d}").unlink(missing_ok=True)
                 removed += 1
         return removed
@@ -220,6 +219,4 @@ class WAL:
 
     def _report(self, segment: int, offset: int, what: str) -> None:
         self.corrupt_records += 1
-        log.warning(
-            "WAL segment %s: %s at offset %d; skipping the rest of it", segment, what, offset
-        )
+        log.warning("WAL segment %s: %s at offset %d; skipping the rest of it", segment, what, offset)

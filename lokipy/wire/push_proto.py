@@ -100,9 +100,7 @@ def _raise_bad_timestamp(pb_entries: object) -> None:
             raise InvalidInput(f"timestamp: {_go_timestamp(s, n)}: nanos not in range [0, 1e9)")
         if not _INT64_MIN <= s * _NS + n <= _INT64_MAX:
             # Loki takes it (and rejects it later as too old/new); we keep int64 everywhere.
-            raise InvalidInput(
-                f"timestamp: {_go_timestamp(s, n)} is outside the int64 nanosecond range"
-            )
+            raise InvalidInput(f"timestamp: {_go_timestamp(s, n)} is outside the int64 nanosecond range")
     raise AssertionError("unreachable: range check failed but every timestamp is valid")
 
 

@@ -38,14 +38,8 @@ def test_partial_acceptance_keeps_good_entries_and_reports_bad_ones() -> None:
     out = d.validate(req, "t", NOW)
     assert [s.lines for s in out.streams] == [[b"good"]]
     assert out.rejected_entries == 2
-    assert (
-        "has timestamp too old: 2027-01-07T08:00:00Z, oldest acceptable timestamp is:"
-        in out.errors[0]
-    )
-    assert (
-        out.errors[1]
-        == "entry for stream '{app=\"a\"}' has timestamp too new: 2027-01-15T08:11:00Z"
-    )
+    assert "has timestamp too old: 2027-01-07T08:00:00Z, oldest acceptable timestamp is:" in out.errors[0]
+    assert out.errors[1] == "entry for stream '{app=\"a\"}' has timestamp too new: 2027-01-15T08:11:00Z"
 
 
 def test_line_too_long_is_rejected_or_truncated() -> None:
@@ -69,9 +63,7 @@ def test_stream_label_validation_messages() -> None:
     dup = '{a="1", a="2"}'
     long_value = '{a="' + "v" * 2049 + '"}'
     out = d.validate(
-        PushRequest(
-            [stream(many, (NOW, b"x")), stream(dup, (NOW, b"x")), stream(long_value, (NOW, b"x"))]
-        ),
+        PushRequest([stream(many, (NOW, b"x")), stream(dup, (NOW, b"x")), stream(long_value, (NOW, b"x"))]),
         "t",
         NOW,
     )
