@@ -33,7 +33,7 @@ class Server:
                 "limit": 5000,
                 "direction": "forward",
                 **params,
-            },  # fmt: skip
+            },
         )
         assert resp.status_code == 200, resp.text
         body = resp.json()

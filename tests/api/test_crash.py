@@ -43,9 +43,16 @@ def read_everything(url: str) -> list[tuple[str, str, str]]:
     out = []
     with httpx.Client(timeout=30) as client:
         for worker in range(3):
-            resp = client.get(url + "/loki/api/v1/query_range", params={
-                "query": f'{{job="crash", w="{worker}"}}', "start": "0", "end": str(2**62),
-                "limit": 5000, "direction": "forward"})  # fmt: skip
+            resp = client.get(
+                url + "/loki/api/v1/query_range",
+                params={
+                    "query": f'{{job="crash", w="{worker}"}}',
+                    "start": "0",
+                    "end": str(2**62),
+                    "limit": 5000,
+                    "direction": "forward",
+                },
+            )
             assert resp.status_code == 200, resp.text
             result = resp.json()["data"]["result"]
             assert sum(len(s["values"]) for s in result) < 5000, "raise the limit or page"
@@ -76,9 +83,13 @@ def test_sigkill_under_push_load_loses_no_acknowledged_entry(tmp_path: Path) -> 
         assert not missing, f"{len(missing)} acknowledged entries lost, e.g. {sorted(missing)[:3]}"
         assert len(stored) == len(set(stored)), "an entry came back twice"
         # The store still accepts writes after recovery.
-        resp = httpx.post(server.url + "/loki/api/v1/push", headers={"Content-Type": "application/json"},
-                          content=orjson.dumps({"streams": [{"stream": {"job": "after"},
-                                                             "values": [[str(time.time_ns()), "alive"]]}]}))  # fmt: skip
+        resp = httpx.post(
+            server.url + "/loki/api/v1/push",
+            headers={"Content-Type": "application/json"},
+            content=orjson.dumps(
+                {"streams": [{"stream": {"job": "after"}, "values": [[str(time.time_ns()), "alive"]]}]}
+            ),
+        )
         assert resp.status_code == 204
     finally:
         server.stop()

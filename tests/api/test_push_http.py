@@ -33,8 +33,11 @@ def test_json_push_is_204_and_reads_back_exactly(server: Server) -> None:
     t = time.time_ns()
     lines = ["plain", 'quotes " and \\ backslash', "multi\nline", "unicode héllo ✓ 🚀", ""]
     values = [[str(t + i), line] for i, line in enumerate(lines)]
-    resp = server.http.post("/loki/api/v1/push", content=json_body({"job": "j", "run": run}, values),
-                            headers={"Content-Type": "application/json"})  # fmt: skip
+    resp = server.http.post(
+        "/loki/api/v1/push",
+        content=json_body({"job": "j", "run": run}, values),
+        headers={"Content-Type": "application/json"},
+    )
     assert resp.status_code == 204 and resp.content == b""
     result = server.streams(f'{{run="{run}"}}')
     assert result == [
@@ -52,8 +55,11 @@ def test_compressed_json_push(server: Server, encoding: str) -> None:
     else:
         c = zlib.compressobj(wbits=-15)  # raw DEFLATE, as Loki expects
         body = c.compress(body) + c.flush()
-    resp = server.http.post("/loki/api/v1/push", content=body,
-                            headers={"Content-Type": "application/json", "Content-Encoding": encoding})  # fmt: skip
+    resp = server.http.post(
+        "/loki/api/v1/push",
+        content=body,
+        headers={"Content-Type": "application/json", "Content-Encoding": encoding},
+    )
     assert resp.status_code == 204, resp.text
     assert server.streams(f'{{run="{run}"}}')[0]["values"] == [[str(t), "compressed"]]
 
@@ -61,23 +67,40 @@ def test_compressed_json_push(server: Server, encoding: str) -> None:
 def test_protobuf_snappy_push_with_structured_metadata_and_categorize_labels(server: Server) -> None:
     run = uniq()
     t = time.time_ns()
-    req = PushRequest([PushStream(f'{{run="{run}", app="api"}}', [t, t + 1], [b"first", b"second"],
-                                  [(("trace_id", "abc"),), ()])])  # fmt: skip
-    resp = server.http.post("/loki/api/v1/push", content=encode_push_proto(req),
-                            headers={"Content-Type": "application/x-protobuf"})  # fmt: skip
+    req = PushRequest(
+        [
+            PushStream(
+                f'{{run="{run}", app="api"}}', [t, t + 1], [b"first", b"second"], [(("trace_id", "abc"),), ()]
+            )
+        ]
+    )
+    resp = server.http.post(
+        "/loki/api/v1/push",
+        content=encode_push_proto(req),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
     assert resp.status_code == 204, resp.text
     merged = server.streams(f'{{run="{run}"}}')
     assert {json.dumps(s["stream"], sort_keys=True): s["values"] for s in merged} == {
         json.dumps({"app": "api", "run": run}, sort_keys=True): [[str(t + 1), "second"]],
         json.dumps({"app": "api", "run": run, "trace_id": "abc"}, sort_keys=True): [[str(t), "first"]],
     }
-    resp = server.http.get("/loki/api/v1/query_range", params={"query": f'{{run="{run}"}}', "start": "0",
-                           "end": str(2**62), "direction": "forward"},
-                           headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"})  # fmt: skip
+    resp = server.http.get(
+        "/loki/api/v1/query_range",
+        params={"query": f'{{run="{run}"}}', "start": "0", "end": str(2**62), "direction": "forward"},
+        headers={"X-Loki-Response-Encoding-Flags": "categorize-labels"},
+    )
     data = resp.json()["data"]
     assert list(data)[:3] == ["resultType", "encodingFlags", "result"]
-    assert data["result"] == [{"stream": {"app": "api", "run": run}, "values": [
-        [str(t), "first", {"structuredMetadata": {"trace_id": "abc"}}], [str(t + 1), "second", {}]]}]  # fmt: skip
+    assert data["result"] == [
+        {
+            "stream": {"app": "api", "run": run},
+            "values": [
+                [str(t), "first", {"structuredMetadata": {"trace_id": "abc"}}],
+                [str(t + 1), "second", {}],
+            ],
+        }
+    ]
 
 
 def test_legacy_push_endpoint_takes_the_v0_json_shape(server: Server) -> None:
@@ -99,8 +122,11 @@ def test_partial_acceptance_writes_good_entries_and_answers_400(server: Server) 
     run = uniq()
     t = time.time_ns()
     values = [[str(t), "good"], [str(t + 3600 * 10**9), "from the future"]]
-    resp = server.http.post("/loki/api/v1/push", content=json_body({"run": run}, values),
-                            headers={"Content-Type": "application/json"})  # fmt: skip
+    resp = server.http.post(
+        "/loki/api/v1/push",
+        content=json_body({"run": run}, values),
+        headers={"Content-Type": "application/json"},
+    )
     assert resp.status_code == 400
     assert "has timestamp too new" in resp.text and resp.text.endswith("\n")
     assert server.streams(f'{{run="{run}"}}')[0]["values"] == [[str(t), "good"]]
@@ -172,12 +198,18 @@ def test_tenants_are_separated_by_x_scope_orgid(server: Server) -> None:
     run = uniq()
     t = time.time_ns()
     for tenant in ("team-a", "team-b"):
-        resp = server.http.post("/loki/api/v1/push", content=json_body({"run": run}, [[str(t), tenant]]),
-                                headers={"Content-Type": "application/json", "X-Scope-OrgID": tenant})  # fmt: skip
+        resp = server.http.post(
+            "/loki/api/v1/push",
+            content=json_body({"run": run}, [[str(t), tenant]]),
+            headers={"Content-Type": "application/json", "X-Scope-OrgID": tenant},
+        )
         assert resp.status_code == 204
     for tenant in ("team-a", "team-b"):
-        resp = server.http.get("/loki/api/v1/query_range", params={"query": f'{{run="{run}"}}', "start": "0", "end": str(2**62)},
-                               headers={"X-Scope-OrgID": tenant})  # fmt: skip
+        resp = server.http.get(
+            "/loki/api/v1/query_range",
+            params={"query": f'{{run="{run}"}}', "start": "0", "end": str(2**62)},
+            headers={"X-Scope-OrgID": tenant},
+        )
         assert [v[1] for s in resp.json()["data"]["result"] for v in s["values"]] == [tenant]
     assert server.streams(f'{{run="{run}"}}') == []  # the default tenant "fake" sees neither
 
@@ -207,8 +239,13 @@ def test_loki_logger_handler_client_with_gzip_and_metadata(server: Server) -> No
     from loki_logger_handler.loki_logger_handler import LokiLoggerHandler
 
     run = uniq()
-    handler = LokiLoggerHandler(url=server.url + "/loki/api/v1/push", labels={"run": run}, timeout=1,
-                                enable_structured_loki_metadata=True, loki_metadata={"env": "test"})  # fmt: skip
+    handler = LokiLoggerHandler(
+        url=server.url + "/loki/api/v1/push",
+        labels={"run": run},
+        timeout=1,
+        enable_structured_loki_metadata=True,
+        loki_metadata={"env": "test"},
+    )
     logger = logging.getLogger(f"llhtest-{run}")
     logger.propagate = False
     logger.addHandler(handler)
@@ -249,8 +286,12 @@ def test_replayed_fixture_bodies_read_back_as_their_sidecars_say(fresh_server: S
             side["request"]["path"], content=body, headers=side["request"]["headers"]
         )
         assert resp.status_code == 204, resp.text
-        expected = {Labels.parse(s["labels"]).as_dict().__repr__(): [[e["ts"], e["line"], e["structured_metadata"]] for e in s["entries"]]
-                    for s in side["streams"]}  # fmt: skip
+        expected = {
+            Labels.parse(s["labels"]).as_dict().__repr__(): [
+                [e["ts"], e["line"], e["structured_metadata"]] for e in s["entries"]
+            ]
+            for s in side["streams"]
+        }
     else:
         side = json.loads((base / "clients" / f"{name}.json").read_text())
         for req in side["requests"]:
