@@ -3,8 +3,8 @@
 uvarints are Go's ``encoding/binary`` unsigned varints (7 bits per byte, low group first, high
 bit = "more"), as Loki's chunk metas use; signed values are zigzag-encoded first, so small
 negative numbers stay short. Fixed-width fields are big-endian, as in Loki's and Prometheus'
-formats. Readers raise :class:`CorruptData` (never ``IndexError``) on a truncated or overlong
-varint, naming the absolute offset.
+formats. Readers raise :class:`FormatError` (never ``IndexError``) on a truncated or overlong
+field; the public block and chunk functions turn it into ``CorruptData`` naming block and offset.
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ import sys
 from array import array
 from collections.abc import Sequence
 
-from lokipy.model.errors import CorruptData
+
+class FormatError(ValueError):
+    """Bytes that do not follow the format; ``offset`` is relative to the buffer being parsed."""
+
+    def __init__(self, reason: str, offset: int) -> None:
+        super().__init__(f"{reason} at offset {offset}")
+        self.reason = reason
+        self.offset = offset
+
 
 MAX_UVARINT_BYTES = 10
 """A uint64 never needs more than 10 groups of 7 bits; more is corruption, not a big number."""
@@ -49,19 +57,15 @@ def put_varint(out: bytearray, value: int) -> None:
     put_uvarint(out, zigzag(value))
 
 
-def read_uvarint(buf: bytes | memoryview, pos: int, base: int = 0) -> tuple[int, int]:
-    """Read a uvarint at ``pos``; returns (value, next position).
-
-    ``base`` is added to offsets in error messages, so a block inside a chunk reports its
-    position in the chunk.
-    """
+def read_uvarint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    """Read a uvarint at ``pos``; returns (value, next position)."""
     value = 0
     shift = 0
     end = len(buf)
     start = pos
     while True:
         if pos >= end:
-            raise CorruptData("truncated varint", offset=base + start)
+            raise FormatError("truncated varint", start)
         byte = buf[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
@@ -69,15 +73,15 @@ def read_uvarint(buf: bytes | memoryview, pos: int, base: int = 0) -> tuple[int,
             break
         shift += 7
         if pos - start >= MAX_UVARINT_BYTES:
-            raise CorruptData("varint longer than 10 bytes", offset=base + start)
+            raise FormatError("varint longer than 10 bytes", start)
     if value >> 64:
-        raise CorruptData("varint overflows 64 bits", offset=base + start)
+        raise FormatError("varint overflows 64 bits", start)
     return value, pos
 
 
-def read_varint(buf: bytes | memoryview, pos: int, base: int = 0) -> tuple[int, int]:
+def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
     """Read a zigzag-encoded signed int64; returns (value, next position)."""
-    raw, pos = read_uvarint(buf, pos, base)
+    raw, pos = read_uvarint(buf, pos)
     return unzigzag(raw), pos
 
 
@@ -89,16 +93,16 @@ def put_u64(out: bytearray, value: int) -> None:
     out += _U64.pack(value)
 
 
-def read_u32(buf: bytes | memoryview, pos: int, base: int = 0) -> int:
+def read_u32(buf: bytes | memoryview, pos: int) -> int:
     if pos < 0 or pos + 4 > len(buf):
-        raise CorruptData("truncated 4-byte field", offset=base + pos)
+        raise FormatError("truncated 4-byte field", pos)
     value: int = _U32.unpack_from(buf, pos)[0]
     return value
 
 
-def read_u64(buf: bytes | memoryview, pos: int, base: int = 0) -> int:
+def read_u64(buf: bytes | memoryview, pos: int) -> int:
     if pos < 0 or pos + 8 > len(buf):
-        raise CorruptData("truncated 8-byte field", offset=base + pos)
+        raise FormatError("truncated 8-byte field", pos)
     value: int = _U64.unpack_from(buf, pos)[0]
     return value
 
