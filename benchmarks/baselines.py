@@ -44,9 +44,7 @@ def _keys(corpus: Corpus, sum_by: tuple[str, ...] | None) -> dict[int, SeriesKey
     return {sid: series_key(k, sum_by) for sid, k in enumerate(corpus.streams)}
 
 
-def _count_task(
-    name: str, spec: QuerySpec, corpus: Corpus, blocks: list[Block]
-) -> tuple[Task, QuerySpec]:
+def _count_task(name: str, spec: QuerySpec, corpus: Corpus, blocks: list[Block]) -> tuple[Task, QuerySpec]:
     key_of = _keys(corpus, spec.sum_by)
     per_second = spec.range_ns / 1e9 if spec.func == "rate" else None
 
@@ -151,9 +149,7 @@ class SqliteInsert:
         path = self.tmp / f"logs{len(self.made)}.db"
         self.made.append(path)
         con = sqlite3.connect(path)
-        con.execute(
-            "CREATE TABLE logs(ts INTEGER NOT NULL, stream INTEGER NOT NULL, line TEXT NOT NULL)"
-        )
+        con.execute("CREATE TABLE logs(ts INTEGER NOT NULL, stream INTEGER NOT NULL, line TEXT NOT NULL)")
         con.commit()
         return con
 

@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,14 +31,17 @@ from typing import Any
 
 import xxhash
 
+from benchmarks.baselines import SqliteInsert
 from benchmarks.datasets import SPAN_NS, T0_NS, Corpus
 from benchmarks.pushbodies import Bodies
 from benchmarks.results import Measurement, Results
-from benchmarks.timing import Timing, measure, peak_rss_bytes, reset_peak_rss, rss_bytes
+from benchmarks.timing import Task, Timing, measure_many, peak_rss_bytes, reset_peak_rss, rss_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 PROTO_TYPE = "application/x-protobuf"
 JSON_TYPE = "application/json"
+# After SIGINT, Python re-raises KeyboardInterrupt and exits "killed by SIGINT" (-2).
+STOP_CODES = (0, -signal.SIGINT, 128 + signal.SIGINT)
 
 # Relaxed only where the workload needs it: its timestamps are from 2023 (older than Loki's
 # one-week reject_old_samples_max_age) and it pushes far above Loki's default 4 MB/s per tenant.
@@ -91,9 +95,7 @@ def verify_store(store: Any, want: dict[str, tuple[int, str]]) -> str | None:
     """Read every stream back through the public API; None when it matches the corpus."""
     got: dict[str, tuple[int, str]] = {}
     total = sum(n for n, _ in want.values())
-    streams = store.select(
-        '{job=~".+"}', T0_NS, T0_NS + SPAN_NS, limit=total + 1, direction="forward"
-    )
+    streams = store.select('{job=~".+"}', T0_NS, T0_NS + SPAN_NS, limit=total + 1, direction="forward")
     for s in streams:
         col = array("q", (e.ts for e in s.entries))
         h = xxhash.xxh64(col.tobytes())
@@ -111,66 +113,79 @@ def verify_store(store: Any, want: dict[str, tuple[int, str]]) -> str | None:
     )
 
 
-def _dir_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def dir_breakdown(path: Path) -> dict[str, int]:
+    """Bytes on disk under ``path`` by the first two path components (store/chunks, wal/...)."""
+    out: dict[str, int] = {}
+    for p in path.rglob("*"):
+        if p.is_file():
+            key = "/".join(p.relative_to(path).parts[:2])
+            out[key] = out.get(key, 0) + p.stat().st_size
+    return dict(sorted(out.items()))
 
 
-def _in_process(
-    key: str,
-    what: str,
-    bodies: list[bytes],
-    content_type: str,
-    corpus: Corpus,
-    want: dict[str, tuple[int, str]],
-    res: Results,
-    runs: int,
-    tmp: Path,
-) -> Measurement:
-    from lokipy.logstore import LogStore
+class InProcessIngest:
+    """I1/I2: push every body into a fresh on-disk LogStore, then flush (one timed run)."""
 
-    config = bench_config()
-    state: dict[str, Any] = {"error": None}
+    def __init__(self, key: str, what: str, bodies: list[bytes], content_type: str, tmp: Path) -> None:
+        self.key, self.what, self.bodies, self.content_type = key, what, bodies, content_type
+        self.tmp = tmp
+        self.config = bench_config()
+        self.push_walls: list[float] = []
+        self.flush_walls: list[float] = []
+        self.error: str | None = None
+        self.stats: dict[str, Any] = {}
+        self._dir: Path | None = None
+        self._rss0: int | None = None
+        self._peak_reset = False
 
-    def setup() -> Any:
-        d = Path(tempfile.mkdtemp(prefix=f"lokipy-bench-{key}-", dir=tmp))
-        store = LogStore(d, config)
-        state["dir"], state["store"] = d, store
-        state["rss0"] = rss_bytes()
-        state["peak_reset"] = reset_peak_rss()
+    def setup(self) -> Any:
+        from lokipy.logstore import LogStore
+
+        self._dir = Path(tempfile.mkdtemp(prefix=f"lokipy-bench-{self.key}-", dir=self.tmp))
+        store = LogStore(self._dir, self.config)
+        self._rss0 = rss_bytes()
+        self._peak_reset = reset_peak_rss()
         return store
 
-    def run(store: Any) -> int:
+    def run(self, store: Any) -> int:
         accepted = 0
         t0 = time.perf_counter()
-        for body in bodies:
-            r = store.push_body(body, content_type)
+        for body in self.bodies:
+            r = store.push_body(body, self.content_type)
             if r.errors:
-                raise RuntimeError(f"{key}: push rejected: {r.message[:300]}")
+                raise RuntimeError(f"{self.key}: push rejected: {r.message[:300]}")
             accepted += r.accepted
-        state["push_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
         store.flush()
+        self.push_walls.append(t1 - t0)
+        self.flush_walls.append(time.perf_counter() - t1)
         return accepted
 
-    def teardown(store: Any) -> None:
-        state["peak"] = peak_rss_bytes()
-        state["disk_usage"] = store.disk_usage()
-        err = verify_store(store, want)
-        state["error"] = state.get("error") or err
+    def teardown(self, store: Any) -> None:
+        assert self._dir is not None
+        peak = peak_rss_bytes()
+        self.stats["disk_usage_after_flush_bytes"] = store.disk_usage()
+        self.error = self.error or verify_store(store, self.want)
         store.close()
-        state["dir_bytes"] = _dir_bytes(state["dir"])
-        state.setdefault("push_walls", []).append(state["push_s"])
-        shutil.rmtree(state["dir"], ignore_errors=True)
+        # S1 is the steady state: after close nothing but chunks and index should remain.
+        self.stats["disk_after_close"] = dir_breakdown(self._dir)
+        self.stats["peak_rss_bytes"] = peak
+        if peak is not None and self._peak_reset and self._rss0 is not None:
+            self.stats["peak_rss_over_start_bytes"] = peak - self._rss0
+        shutil.rmtree(self._dir, ignore_errors=True)
 
-    t = measure(run, runs, setup=setup, teardown=teardown)
-    push_s = sorted(state["push_walls"])[len(state["push_walls"]) // 2]
-    error = state["error"]
-    if error is None and t.result != corpus.n_lines:
-        error = f"{t.result} entries accepted, want {corpus.n_lines}"
-    peak = state["peak"]
-    return res.add(
-        Measurement(
-            key,
-            what,
+    def task(self, want: dict[str, tuple[int, str]]) -> Task:
+        self.want = want
+        return Task(self.key, self.run, self.setup, self.teardown)
+
+    def measurement(self, t: Timing, corpus: Corpus) -> Measurement:
+        push_s = statistics.median(self.push_walls)
+        error = self.error
+        if error is None and t.result != corpus.n_lines:
+            error = f"{t.result} entries accepted, want {corpus.n_lines}"
+        return Measurement(
+            self.key,
+            self.what,
             t,
             nbytes=corpus.raw_bytes,
             nlines=corpus.n_lines,
@@ -180,17 +195,12 @@ def _in_process(
                 "push_only_median_s": push_s,
                 "push_only_lines_s": corpus.n_lines / push_s,
                 "push_only_mb_s": corpus.raw_bytes / push_s / 1e6,
-                "body_bytes": sum(map(len, bodies)),
-                "bodies": len(bodies),
-                "disk_usage_bytes": state["disk_usage"],
-                "dir_bytes_after_close": state["dir_bytes"],
-                "peak_rss_bytes": peak,
-                "peak_rss_over_start_bytes": (
-                    None if peak is None or not state["peak_reset"] else peak - state["rss0"]
-                ),
+                "flush_median_s": statistics.median(self.flush_walls),
+                "body_bytes": sum(map(len, self.bodies)),
+                "bodies": len(self.bodies),
+                **self.stats,
             },
         )
-    )
 
 
 def _free_port() -> int:
@@ -249,9 +259,13 @@ class Server:
         return peak_rss_bytes(self.proc.pid)
 
     def stop(self, timeout: float = 120.0) -> int:
-        """SIGTERM: uvicorn shuts down gracefully and the store flushes its heads."""
+        """SIGINT (Ctrl-C): uvicorn shuts down gracefully and ``lokipy serve`` flushes its heads.
+
+        Not SIGTERM: uvicorn >= 0.29 re-raises a captured SIGTERM after its shutdown, which kills
+        the process before ``serve``'s ``finally`` can flush (the WAL still keeps the data).
+        """
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -292,6 +306,7 @@ def _http(
     error: str | None = None
     for _ in range(runs):
         d = Path(tempfile.mkdtemp(prefix="lokipy-bench-I3-", dir=tmp)) / "data"
+        n = 0
         server = Server(d, bench_config_yaml())
         try:
             t0 = time.perf_counter()
@@ -302,12 +317,13 @@ def _http(
             t1 = time.perf_counter()
             code = server.stop()
             extra["graceful_stop_s"] = time.perf_counter() - t1
-        if code != 0:
-            error = f"server exited with {code}; see {server.log.name}"
-        extra["dir_bytes_after_stop"] = _dir_bytes(d)
-        if error is None:  # reopen the folder in process: what the server acknowledged is there
-            with LogStore(d, bench_config()) as store:
-                error = verify_store(store, want)
+        extra["server_exit_code"] = code
+        if code not in STOP_CODES and error is None:
+            error = f"server exited with {code} on SIGINT; see {server.log.name}"
+        extra["disk_after_stop"] = dir_breakdown(d)
+        # Reopen the folder in process: everything the server acknowledged must be there.
+        with LogStore(d, bench_config()) as store:
+            error = error or verify_store(store, want)
         if n != len(bodies) and error is None:
             error = f"{n} of {len(bodies)} pushes acknowledged"
         shutil.rmtree(d.parent, ignore_errors=True)
@@ -319,7 +335,7 @@ def _http(
             t,
             nbytes=corpus.raw_bytes,
             nlines=corpus.n_lines,
-            check="every push 204; data dir reopened after graceful stop == corpus",
+            check="every push 204; data dir reopened after SIGINT stop == corpus",
             error=error,
             extra=extra,
         )
@@ -334,42 +350,45 @@ def measure_ingest(
     tmp: Path | None = None,
     only: Callable[[str], bool] = lambda key: True,
 ) -> None:
+    """I1, I2 interleaved with the SQLite insert they are compared with; then S1 and I3."""
     want = expected_streams(corpus)
     base = Path(tempfile.mkdtemp(prefix="lokipy-bench-ingest-", dir=tmp))
     try:
+        runners = []
         if only("I1"):
-            _in_process(
-                "I1",
-                "JSON push in process: LogStore.push_body + flush",
-                bodies.json,
-                JSON_TYPE,
-                corpus,
-                want,
-                res,
-                runs,
-                base,
-            )
-        if only("I2"):
-            i2 = _in_process(
-                "I2",
-                "protobuf+snappy push in process: LogStore.push_body + flush",
-                bodies.proto,
-                PROTO_TYPE,
-                corpus,
-                want,
-                res,
-                runs,
-                base,
-            )
-            res.add(
-                Measurement(
-                    "S1",
-                    "bytes on disk after flush (chunks + index + WAL), I2 store",
-                    value=i2.extra["disk_usage_bytes"],
-                    unit="bytes",
-                    extra={"dir_bytes_after_close": i2.extra["dir_bytes_after_close"]},
+            runners.append(
+                InProcessIngest(
+                    "I1", "JSON push in process: LogStore.push_body + flush", bodies.json, JSON_TYPE, base
                 )
             )
+        if only("I2"):
+            runners.append(
+                InProcessIngest(
+                    "I2",
+                    "protobuf+snappy push in process: LogStore.push_body + flush",
+                    bodies.proto,
+                    PROTO_TYPE,
+                    base,
+                )
+            )
+        if runners:
+            sqlite = SqliteInsert(corpus, base)
+            tasks = [sqlite.task(), *(r.task(want) for r in runners)]
+            timings = measure_many(tasks, runs)
+            res.add(sqlite.measurement(timings[sqlite.name]))
+            for r in runners:
+                m = res.add(r.measurement(timings[r.key], corpus))
+                if r.key == "I2":
+                    disk = m.extra["disk_after_close"]
+                    res.add(
+                        Measurement(
+                            "S1",
+                            "bytes on disk after flush + close (I2 store)",
+                            value=sum(disk.values()),
+                            unit="bytes",
+                            extra={"breakdown": disk},
+                        )
+                    )
         if only("I3"):
             _http(bodies.proto, corpus, want, res, runs, base)
     finally:

@@ -44,8 +44,7 @@ def _floor_fn(q: BenchQuery, corpus: Corpus, blks: list[Block]) -> Any:
         needle = spec.line_filter.pattern
         return lambda: kernels.count_find(blks, needle)
     key_of = {
-        sid: series_key(k, spec.sum_by if spec.is_metric else None)
-        for sid, k in enumerate(corpus.streams)
+        sid: series_key(k, spec.sum_by if spec.is_metric else None) for sid, k in enumerate(corpus.streams)
     }
     if spec.is_metric:
         per_second = spec.range_ns / 1e9 if spec.func == "rate" else None
@@ -120,9 +119,7 @@ def normalise(data: dict[str, Any], spec: QuerySpec) -> Matrix | LogResult:
             key = tuple(sorted(stream["stream"].items()))
             for value in stream["values"]:
                 line = value[1]
-                entries.append(
-                    (int(value[0]), key, line.encode() if isinstance(line, str) else line)
-                )
+                entries.append((int(value[0]), key, line.encode() if isinstance(line, str) else line))
         entries.sort(key=lambda e: e[0], reverse=spec.direction != "forward")
         return entries
     raise ValueError(f"unexpected resultType {kind!r} for {spec.id}")
@@ -192,9 +189,8 @@ def measure_queries(
 
 def query_store(proto_bodies: list[bytes], tmp: Path | None) -> tuple[Any, Path]:
     """A flushed on-disk store holding the whole corpus (the state queries run against)."""
-    from lokipy.logstore import LogStore
-
     from benchmarks.bench_ingest import PROTO_TYPE, bench_config
+    from lokipy.logstore import LogStore
 
     d = Path(tempfile.mkdtemp(prefix="lokipy-bench-query-", dir=tmp))
     store = LogStore(d, bench_config())

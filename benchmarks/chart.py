@@ -61,9 +61,7 @@ class Canvas:
             i = (y * self.w + x0) * 3
             self.px[i : i + len(row)] = row
 
-    def text(
-        self, x: int, y: int, s: str, rgb: tuple[int, int, int] = BLACK, scale: int = 2
-    ) -> int:
+    def text(self, x: int, y: int, s: str, rgb: tuple[int, int, int] = BLACK, scale: int = 2) -> int:
         """Draw ``s`` with its top-left at (x, y); returns the x after the last glyph."""
         for ch in s:
             glyph = _GLYPHS.get(ch) or _GLYPHS.get(ch.upper()) or _GLYPHS[" "]
@@ -77,9 +75,7 @@ class Canvas:
 
     def png(self) -> bytes:
         stride = self.w * 3
-        raw = b"".join(
-            b"\x00" + bytes(self.px[y * stride : (y + 1) * stride]) for y in range(self.h)
-        )
+        raw = b"".join(b"\x00" + bytes(self.px[y * stride : (y + 1) * stride]) for y in range(self.h))
 
         def chunk(tag: bytes, data: bytes) -> bytes:
             body = tag + data

@@ -195,9 +195,7 @@ def log_query(
     best: list[tuple[int, SeriesKey, bytes]] = []
     edge: int | None = None  # ts of the limit-th entry seen so far (stale is conservative)
     for b in order:
-        if edge is not None and (
-            (forward and b.min_ts > edge) or (not forward and b.max_ts < edge)
-        ):
+        if edge is not None and ((forward and b.min_ts > edge) or (not forward and b.max_ts < edge)):
             break
         best.extend(_block_entries(b, flt, hits, key_of[b.sid], (lo, hi), limit, forward))
         # Re-select only when the candidates doubled: amortised O(n log limit), not per block.

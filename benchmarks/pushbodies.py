@@ -101,8 +101,7 @@ def proto_body(corpus: Corpus, batch: Batch) -> bytes:
     """Snappy-block-compressed protobuf body, as promtail POSTs it."""
     lines, ts = corpus.lines, corpus.ts
     streams = [
-        (corpus.streams[sid].canonical(), [(ts[i], lines[i]) for i in idx])
-        for sid, idx in batch.groups
+        (corpus.streams[sid].canonical(), [(ts[i], lines[i]) for i in idx]) for sid, idx in batch.groups
     ]
     return bytes(cramjam.snappy.compress_raw(encode_push_proto(streams)))
 

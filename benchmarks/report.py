@@ -61,11 +61,7 @@ def _query(key: str, selector_only: bool = False) -> Getter:
         m = res.get(key)
         if m is None or m.timing is None:
             return None
-        rate = (
-            f"{m.lines_s / 1e6:.2f} M lines/s"
-            if selector_only or m.mb_s is None
-            else f"{m.mb_s:.0f} MB/s"
-        )
+        rate = f"{m.lines_s / 1e6:.2f} M lines/s" if selector_only or m.mb_s is None else f"{m.mb_s:.0f} MB/s"
         return m.timing.median, f"p50 {m.timing.median * 1e3:.1f} ms, {rate}"
 
     return get

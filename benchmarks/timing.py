@@ -82,9 +82,7 @@ def measure_many(
                     continue
             walls[t.name].append(wall)
             cpus[t.name].append(cpu)
-    return {
-        t.name: Timing(tuple(walls[t.name]), tuple(cpus[t.name]), results[t.name]) for t in tasks
-    }
+    return {t.name: Timing(tuple(walls[t.name]), tuple(cpus[t.name]), results[t.name]) for t in tasks}
 
 
 def measure(
