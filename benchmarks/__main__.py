@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--mb", type=float, default=None, help="raw corpus MB (default 200; quick 20)")
     ap.add_argument("--runs", type=int, default=3, help="timed runs per measurement (median)")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument(
+        "--min-time",
+        type=float,
+        default=None,
+        help="repeat short kernels until this many seconds are sampled (default 1; quick 0.3)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the results JSON here")
     ap.add_argument(
         "--only",
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{stats['error_fraction'] * 100:.2f}% 'error' ({stats['prepare_s']:.1f}s)",
         flush=True,
     )
-    min_time = 0.3 if args.quick else 1.0
+    min_time = args.min_time if args.min_time is not None else (0.3 if args.quick else 1.0)
     res = Results()
     if want("baselines"):
         print("[baselines]", flush=True)
