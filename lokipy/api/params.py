@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qsl
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import MultiDict
 from starlette.requests import Request
