@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -42,6 +43,10 @@ def serve(args: argparse.Namespace) -> int:
         config = replace(config, data_dir=Path("data"))
     logstore = LogStore(config=config)
     app = create_app(logstore, config)
+    # A long-lived server allocates many short-lived objects per push; freezing start-up
+    # objects and raising the first GC threshold cut cyclic-GC pauses on the push path.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
