@@ -263,6 +263,7 @@ def write_markdown(path: Path, payload: dict[str, Any], chart_name: str | None) 
         f"{corpus['error_fraction'] * 100:.2f}% of lines contain `error`, seed {corpus['seed']}, "
         f"fingerprint `{corpus['fingerprint']}`.",
         "",
+        *_load_note(env),
         "## Targets",
         "",
         "Ratios are to limits measured in the same run (`docs/performance.md`). For queries the "
@@ -323,6 +324,20 @@ def write_markdown(path: Path, payload: dict[str, Any], chart_name: str | None) 
         out += [f"- {k}: {why}" for k, why in payload["skipped"].items()]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out) + "\n")
+
+
+def _load_note(env: dict[str, Any]) -> list[str]:
+    """A warning when other processes were competing for the CPUs during the run."""
+    cpus = env.get("cpus") or 1
+    loads = [env["loadavg_start"][0], (env.get("loadavg_end") or (0,))[0]]
+    if max(loads) <= 0.75 * cpus:
+        return []
+    return [
+        f"**The machine was busy** (1-minute load {loads[0]:.1f} at the start, {loads[1]:.1f} at "
+        f"the end, on {cpus} cores): absolute figures are depressed. Ratios compare tasks timed "
+        "round-robin in the same run, so they suffer less, but treat them as noisy.",
+        "",
+    ]
 
 
 def _short(v: Any) -> str:
