@@ -334,3 +334,9 @@ def test_encode_parses_label_text_and_replaces_invalid_utf8() -> None:
 def test_encode_rejects_unparseable_label_text() -> None:
     with pytest.raises(InvalidLabels):
         encode_push_json(PushRequest([PushStream("{not labels", [1], [b"x"])]))
+
+
+def test_label_cache_keeps_equal_but_differently_typed_values_apart() -> None:
+    for value, text in [(1, "1"), (True, "true"), (1.0, "1.0"), ("1", "1"), (True, "true")]:
+        s = one({"stream": {"a": value}, "values": []})
+        assert s.labels == Labels([("a", text)])
