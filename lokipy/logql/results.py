@@ -17,6 +17,19 @@ from lokipy.model.labels import Labels
 ParsedLabels = tuple[tuple[str, str], ...]
 
 
+def make_labels(pairs: object) -> Labels:
+    """A :class:`Labels` that keeps empty values: in LogQL results ``{age=""}`` is significant
+    (a parser-extracted empty field), unlike at ingestion where empty labels vanish."""
+    labels = Labels.__new__(Labels)
+    labels.pairs = tuple(sorted(pairs, key=lambda p: p[0]))  # type: ignore[call-overload]
+    labels._text = None
+    labels._hash = None
+    return labels
+
+
+EMPTY_LABELS = make_labels(())
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One element of an instant vector."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lokipy.logql.results import make_labels
 from lokipy.model.errors import LogQLEvalError
 from lokipy.model.labels import Labels
 from lokipy.model.regex import compile_regex
@@ -29,9 +30,9 @@ class Grouping:
     def key(self, labels: Labels) -> Labels:
         if self.without:
             drop = set(self.names)
-            return Labels([p for p in labels.pairs if p[0] not in drop])
+            return make_labels([p for p in labels.pairs if p[0] not in drop])
         keep = set(self.names)
-        return Labels([p for p in labels.pairs if p[0] in keep])
+        return make_labels([p for p in labels.pairs if p[0] in keep])
 
 
 NO_GROUPING = Grouping()
@@ -154,7 +155,7 @@ def _result_labels(lhs: Labels, rhs: Labels, matching: VectorMatching) -> Labels
             pairs[n] = v
         else:
             pairs.pop(n, None)
-    return Labels(pairs.items())
+    return make_labels(pairs.items())
 
 
 def vector_binop(
@@ -399,5 +400,8 @@ def label_replace(
             out.append((labels, v))
             continue
         value = expand_template(replacement, m, names)
-        out.append((labels.with_label(dst, value) if value else labels.without(dst), v))
+        pairs = [p for p in labels.pairs if p[0] != dst]
+        if value:
+            pairs.append((dst, value))
+        out.append((make_labels(pairs), v))
     return out

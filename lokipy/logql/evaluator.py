@@ -1,0 +1,320 @@
+"""Metric-query evaluation: AST -> one instant vector per step (or a scalar).
+
+A range query is evaluated at ``start, start+step, ... <= end``; an instant query is the same
+with one step. Range aggregations read each selected stream once, over the union of all step
+windows, and keep per-series sorted timestamp/value columns; each step's window
+``(t - offset - range, t - offset]`` is then two bisections, so no per-step rescans and no
+per-sample objects. Everything above range aggregations works step by step on small vectors.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lokipy.logql import ast
+from lokipy.logql.functions import CONVERSIONS, ConversionError, range_function
+from lokipy.logql.planner import (
+    ERROR_DETAILS_LABEL,
+    ERROR_LABEL,
+    ERR_SAMPLE_EXTRACTION,
+    PRESERVE_ERROR_LABEL,
+    CompiledPipeline,
+    compile_label_filters,
+    compile_pipeline,
+)
+from lokipy.logql.results import EMPTY_LABELS, make_labels
+from lokipy.logql.vector import (
+    Grouping,
+    StepVector,
+    VectorMatching,
+    aggregate,
+    label_replace,
+    scalar_binop,
+    vector_binop,
+    vector_scalar_binop,
+)
+from lokipy.model.errors import LogQLEvalError
+from lokipy.model.labels import Labels
+from lokipy.model.querier import Direction, Querier
+
+Steps = float | list[StepVector]
+"""A scalar (the same at every step) or one vector per step."""
+
+_BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
+
+
+class PipelineError(LogQLEvalError):
+    """A metric sample still carries ``__error__`` (Loki's ``pipeline error``)."""
+
+
+def pipeline_error(labels: Labels) -> PipelineError:
+    err = labels.get(ERROR_LABEL)
+    return PipelineError(
+        f"pipeline error: '{err}' for series: '{labels}'.\n"
+        "Use a label filter to intentionally skip this error. "
+        f'(e.g | __error__!="{err}").\n'
+        'To skip all potential errors you can match empty errors.(e.g __error__="")\n'
+        'The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__="" )\n'
+    )
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """What the storage scan touched (summed into the query's stats)."""
+
+    lines: int = 0
+    bytes: int = 0
+    post_filter_lines: int = 0
+    metadata_bytes: int = 0
+    streams: int = 0
+
+
+@dataclass(slots=True)
+class _SeriesBuilder:
+    """One output series of a range aggregation: columns plus whether they need sorting."""
+
+    ts: list[int] = field(default_factory=list)
+    vals: list[float] = field(default_factory=list)
+    sources: int = 0
+
+    def finish(self) -> None:
+        if self.sources > 1:  # several streams merged into this series
+            order = sorted(range(len(self.ts)), key=self.ts.__getitem__)
+            self.ts = [self.ts[i] for i in order]
+            self.vals = [self.vals[i] for i in order] if self.vals else []
+
+
+class MetricEvaluator:
+    """Evaluates a :class:`ast.SampleExpr` over ``steps`` (ascending ns timestamps)."""
+
+    def __init__(self, querier: Querier, tenant: str, steps: list[int]) -> None:
+        self.querier = querier
+        self.tenant = tenant
+        self.steps = steps
+        self.stats = ScanStats()
+
+    def eval(self, expr: ast.SampleExpr) -> Steps:
+        if isinstance(expr, ast.NumberLiteral):
+            return float(expr.value)
+        if isinstance(expr, ast.VectorExpr):
+            value = float(expr.value)
+            return [[(EMPTY_LABELS, value)] for _ in self.steps]
+        if isinstance(expr, ast.RangeAggregation):
+            return self._range_aggregation(expr)
+        if isinstance(expr, ast.VectorAggregation):
+            return self._vector_aggregation(expr)
+        if isinstance(expr, ast.BinaryOp):
+            return self._binary(expr)
+        if isinstance(expr, ast.LabelReplace):
+            inner = self._vector(expr.expr)
+            return [
+                label_replace(v, expr.dst, expr.replacement, expr.src, expr.regex) for v in inner
+            ]
+        raise LogQLEvalError(f"unsupported expression {expr}")
+
+    def _vector(self, expr: ast.SampleExpr) -> list[StepVector]:
+        value = self.eval(expr)
+        if isinstance(value, float):
+            raise LogQLEvalError(f"expected a vector, got the scalar {expr}")
+        return value
+
+    # --- vector aggregations and binary operators ----------------------------------------
+
+    def _vector_aggregation(self, expr: ast.VectorAggregation) -> list[StepVector]:
+        inner = self._vector(expr.expr)
+        grouping = Grouping(expr.grouping.labels, expr.grouping.without)
+        param = None if expr.param is None else float(expr.param)
+        return [aggregate(expr.op, v, grouping, param) for v in inner]
+
+    def _binary(self, expr: ast.BinaryOp) -> Steps:
+        lhs = self.eval(expr.lhs)
+        rhs = self.eval(expr.rhs)
+        op = expr.op
+        if isinstance(lhs, float) and isinstance(rhs, float):
+            return scalar_binop(op, lhs, rhs)
+        if isinstance(lhs, float) or isinstance(rhs, float):
+            if op in ast.SET_OPS:
+                raise LogQLEvalError(f"set operator {op} not allowed in binary scalar expression")
+            scalar_left = isinstance(lhs, float)
+            scalar = lhs if isinstance(lhs, float) else rhs
+            vectors = rhs if scalar_left else lhs
+            assert isinstance(scalar, float) and not isinstance(vectors, float)
+            return [
+                vector_scalar_binop(
+                    op, v, scalar, scalar_left=scalar_left, return_bool=expr.return_bool
+                )
+                for v in vectors
+            ]
+        m = expr.matching
+        matching = (
+            VectorMatching(m.on, m.labels, m.card, m.include) if m is not None else VectorMatching()
+        )
+        return [
+            vector_binop(op, lv, rv, matching, return_bool=expr.return_bool)
+            for lv, rv in zip(lhs, rhs, strict=True)
+        ]
+
+    # --- range aggregations --------------------------------------------------------------
+
+    def _range_aggregation(self, expr: ast.RangeAggregation) -> list[StepVector]:
+        rng = expr.range.range_ns
+        off = expr.range.offset_ns
+        fetch_start = self.steps[0] - off - rng + 1  # windows exclude their lower bound
+        fetch_end = self.steps[-1] - off + 1
+        series = self.extract(expr, fetch_start, fetch_end)
+        out: list[StepVector] = [[] for _ in self.steps]
+        if expr.op == "absent_over_time":
+            absent = absent_labels(expr.range.query.matchers)
+            present = [False] * len(self.steps)
+            for labels, col in series.items():
+                self._windows(col.ts, rng, off, labels, present)
+            for i, seen in enumerate(present):
+                if not seen:
+                    out[i].append((absent, 1.0))
+            return out
+        fn = range_function(expr.op, unwrapped=expr.range.unwrap is not None, param=expr.param)
+        for labels, col in series.items():
+            ts, vals = col.ts, col.vals
+            failing = ERROR_LABEL in dict(labels.pairs) and labels.get(PRESERVE_ERROR_LABEL) != "true"
+            for i, t in enumerate(self.steps):
+                end = t - off
+                lo = bisect_right(ts, end - rng)
+                hi = bisect_right(ts, end, lo)
+                if hi > lo:
+                    if failing:
+                        raise pipeline_error(labels)
+                    out[i].append((labels, fn(ts, vals, lo, hi, rng, end)))
+        return out
+
+    def _windows(
+        self, ts: list[int], rng: int, off: int, labels: Labels, present: list[bool]
+    ) -> None:
+        for i, t in enumerate(self.steps):
+            end = t - off
+            lo = bisect_right(ts, end - rng)
+            if bisect_right(ts, end, lo) > lo:
+                if ERROR_LABEL in dict(labels.pairs):
+                    raise pipeline_error(labels)
+                present[i] = True
+
+    def extract(
+        self, expr: ast.RangeAggregation, start: int, end: int
+    ) -> dict[Labels, _SeriesBuilder]:
+        """Every sample in ``[start, end)`` as per-series columns keyed by final labels."""
+        lr = expr.range
+        unwrap = lr.unwrap
+        with_bytes = expr.op in _BYTES_OPS
+        pipeline = compile_pipeline(lr.query.pipeline)
+        reduce = _label_reducer(expr.grouping, unwrap.label if unwrap is not None else None)
+        series: dict[Labels, _SeriesBuilder] = {}
+        stats = self.stats
+        streams = self.querier.select_streams(self.tenant, lr.query.matchers, start, end)
+        stats.streams += len(streams)
+        if unwrap is not None:
+            convert = CONVERSIONS[unwrap.conversion]
+            post = compile_label_filters(unwrap.post_filters)
+        for stream in streams:
+            proc = pipeline.for_stream(stream)
+            touched: set[int] = set()
+            for batch in self.querier.select_batches(
+                self.tenant, stream, start, end, Direction.FORWARD
+            ):
+                n = len(batch)
+                offsets = batch.offsets
+                stats.lines += n
+                stats.bytes += offsets[n] - offsets[0] if n else 0
+                if pipeline.empty and batch.metadata is None and unwrap is None:
+                    # Fast path: the stream labels are the series labels; only timestamps
+                    # (and line lengths for bytes_*) are read, never the lines.
+                    key = reduce(stream.pairs)
+                    col = series.get(key)
+                    if col is None:
+                        col = series[key] = _SeriesBuilder()
+                    if id(col) not in touched:
+                        touched.add(id(col))
+                        col.sources += 1
+                    col.ts.extend(batch.timestamps)
+                    if with_bytes:
+                        col.vals.extend(
+                            float(offsets[i + 1] - offsets[i]) for i in range(n)
+                        )
+                    stats.post_filter_lines += n
+                    continue
+                timestamps = batch.timestamps
+                for i, line, builder in proc.process(batch):
+                    ts = timestamps[i]
+                    value = 0.0
+                    if unwrap is not None:
+                        raw = builder.get(unwrap.label)
+                        if raw is None:
+                            continue  # no such label: the line yields no sample
+                        try:
+                            value = convert(raw)
+                        except ConversionError as err:
+                            builder.set_error(ERR_SAMPLE_EXTRACTION, str(err))
+                        if post is not None and not post(builder, ts, line):
+                            continue
+                    elif with_bytes:
+                        value = float(len(line))
+                    stats.post_filter_lines += 1
+                    key = reduce(builder.labels())
+                    col = series.get(key)
+                    if col is None:
+                        col = series[key] = _SeriesBuilder()
+                    if id(col) not in touched:
+                        touched.add(id(col))
+                        col.sources += 1
+                    col.ts.append(ts)
+                    col.vals.append(value)
+        for col in series.values():
+            if not col.vals and not with_bytes and unwrap is None:
+                col.vals = []
+            col.finish()
+        return series
+
+
+def _label_reducer(
+    grouping: ast.Grouping | None, unwrap_label: str | None
+) -> Callable[[tuple[tuple[str, str], ...]], Labels]:
+    """Series labels of a sample: grouping (``by``/``without``) applied at extraction, and the
+    unwrapped label dropped, unless the sample has an error (which must stay visible)."""
+    cache: dict[tuple[tuple[str, str], ...], Labels] = {}
+    if grouping is None or grouping.without:
+        drop = set(grouping.labels) if grouping is not None else set()
+        if unwrap_label is not None:
+            drop.add(unwrap_label)
+        keep: set[str] | None = None
+    else:
+        drop = set()
+        keep = set(grouping.labels)
+
+    def reduce(pairs: tuple[tuple[str, str], ...]) -> Labels:
+        labels = cache.get(pairs)
+        if labels is None:
+            if any(n == ERROR_LABEL for n, _ in pairs):
+                labels = make_labels(pairs)
+            elif keep is not None:
+                labels = make_labels([p for p in pairs if p[0] in keep])
+            else:
+                labels = make_labels([p for p in pairs if p[0] not in drop])
+            cache[pairs] = labels
+        return labels
+
+    return reduce
+
+
+def absent_labels(matchers: tuple[ast.LabelMatcher, ...]) -> Labels:
+    """Labels of ``absent_over_time``'s output: equality matchers, minus repeated names."""
+    pairs: dict[str, str] = {}
+    dropped: set[str] = set()
+    for m in matchers:
+        if m.type is ast.MatchType.EQ and m.name not in pairs:
+            pairs[m.name] = m.value
+        else:
+            dropped.add(m.name)
+    return make_labels([(n, v) for n, v in pairs.items() if n not in dropped])
+
+
+__all__ = ["MetricEvaluator", "PipelineError", "ScanStats", "CompiledPipeline", "absent_labels"]
