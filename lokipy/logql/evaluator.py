@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from lokipy.logql import ast
 from lokipy.logql.functions import CONVERSIONS, ConversionError, range_function
 from lokipy.logql.planner import (
-    ERROR_DETAILS_LABEL,
-    ERROR_LABEL,
     ERR_SAMPLE_EXTRACTION,
+    ERROR_LABEL,
     PRESERVE_ERROR_LABEL,
     CompiledPipeline,
     compile_label_filters,
@@ -56,7 +55,8 @@ def pipeline_error(labels: Labels) -> PipelineError:
         "Use a label filter to intentionally skip this error. "
         f'(e.g | __error__!="{err}").\n'
         'To skip all potential errors you can match empty errors.(e.g __error__="")\n'
-        'The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__="" )\n'
+        "The label filter can also be specified after unwrap. "
+        '(e.g | unwrap latency | __error__="" )\n'
     )
 
 
@@ -177,7 +177,9 @@ class MetricEvaluator:
         fn = range_function(expr.op, unwrapped=expr.range.unwrap is not None, param=expr.param)
         for labels, col in series.items():
             ts, vals = col.ts, col.vals
-            failing = ERROR_LABEL in dict(labels.pairs) and labels.get(PRESERVE_ERROR_LABEL) != "true"
+            failing = (
+                ERROR_LABEL in dict(labels.pairs) and labels.get(PRESERVE_ERROR_LABEL) != "true"
+            )
             for i, t in enumerate(self.steps):
                 end = t - off
                 lo = bisect_right(ts, end - rng)
@@ -237,9 +239,7 @@ class MetricEvaluator:
                         col.sources += 1
                     col.ts.extend(batch.timestamps)
                     if with_bytes:
-                        col.vals.extend(
-                            float(offsets[i + 1] - offsets[i]) for i in range(n)
-                        )
+                        col.vals.extend(float(offsets[i + 1] - offsets[i]) for i in range(n))
                     stats.post_filter_lines += n
                     continue
                 timestamps = batch.timestamps

@@ -226,7 +226,7 @@ def _sig_text(labels: Labels, matching: VectorMatching) -> str:
 
 
 def set_binop(op: str, lhs: StepVector, rhs: StepVector, matching: VectorMatching) -> StepVector:
-    """``and``/``or``/``unless``: keep samples by whether their signature occurs on the other side."""
+    """``and``/``or``/``unless``: keep samples by whether the other side has their signature."""
     sig = matching.signature
     if op == "and":
         right = {sig(labels) for labels, _ in rhs}
@@ -260,7 +260,9 @@ def aggregate(
         out: StepVector = []
         for members in groups.values():
             if op == "bottomk":
-                ranked = sorted(members, key=lambda s: (not (s[1] == s[1]), s[1] if s[1] == s[1] else 0))
+                ranked = sorted(
+                    members, key=lambda s: (not (s[1] == s[1]), s[1] if s[1] == s[1] else 0)
+                )
             else:
                 ranked = sorted(members, key=lambda s: _nan_low(s[1]), reverse=True)
             out.extend(ranked[:k])
@@ -387,9 +389,7 @@ def expand_template(template: str, match: Any, group_names: dict[str, int]) -> s
     return "".join(out)
 
 
-def label_replace(
-    vec: StepVector, dst: str, replacement: str, src: str, regex: str
-) -> StepVector:
+def label_replace(vec: StepVector, dst: str, replacement: str, src: str, regex: str) -> StepVector:
     """Prometheus' ``label_replace``: an anchored match on ``src`` rewrites ``dst``."""
     pattern = compile_regex(f"^(?:{regex})$")
     names = dict(pattern.groupindex)

@@ -78,9 +78,7 @@ class MemoryQuerier:
     ) -> Iterator[EntryBatch]:
         ts, entries = self._entries((tenant, labels))
         lo, hi = bisect_left(ts, start), bisect_left(ts, end)
-        chunks = [
-            entries[i : min(i + self.batch_size, hi)] for i in range(lo, hi, self.batch_size)
-        ]
+        chunks = [entries[i : min(i + self.batch_size, hi)] for i in range(lo, hi, self.batch_size)]
         if direction is Direction.BACKWARD:
             chunks.reverse()
         for chunk in chunks:

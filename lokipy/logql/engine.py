@@ -1,0 +1,313 @@
+"""The LogQL engine: parse, validate against limits, evaluate, shape the result.
+
+``Engine(querier).query_range(...)`` / ``.query_instant(...)`` are what the HTTP layer and the
+embedded ``LogStore.query`` call. All times are int nanoseconds; ``start`` is inclusive and, for
+log queries, ``end`` exclusive (a metric range query evaluates every step up to and including
+``end``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from heapq import merge
+from typing import Any
+
+from lokipy.logql import ast
+from lokipy.logql.evaluator import MetricEvaluator, ScanStats
+from lokipy.logql.log.labels import METADATA, LabelsBuilder
+from lokipy.logql.planner import compile_pipeline
+from lokipy.logql.results import (
+    EMPTY_LABELS,
+    EntryLabels,
+    Matrix,
+    QueryResult,
+    QueryStats,
+    Sample,
+    Scalar,
+    Series,
+    Stream,
+    Streams,
+    Vector,
+    make_labels,
+)
+from lokipy.logql.units import format_go_duration
+from lokipy.logql.vector import StepVector
+from lokipy.model.errors import InvalidInput
+from lokipy.model.labels import Labels
+from lokipy.model.querier import Direction, Querier
+
+HOUR_NS = 3600 * 10**9
+MAX_POINTS = 11000
+
+LOG_INSTANT_ERROR = (
+    "log queries are not supported as an instant query type, please change your query to a "
+    "range query type"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """Per-tenant query limits, with Loki's defaults (0 disables a limit)."""
+
+    max_entries_limit_per_query: int = 5000
+    max_query_series: int = 500
+    max_query_length: int = 721 * HOUR_NS
+
+
+def parse_query(query: str | ast.Expr) -> ast.Expr:
+    """Parse LogQL text; an already-parsed tree is used as is (embedded callers)."""
+    if isinstance(query, ast.Expr):
+        return query
+    from lokipy.logql.parser import parse
+
+    return parse(query)  # type: ignore[no-any-return]
+
+
+class Engine:
+    def __init__(self, querier: Querier, limits: QueryLimits | None = None) -> None:
+        self.querier = querier
+        self.limits = limits or QueryLimits()
+
+    # --- public entry points -------------------------------------------------------------
+
+    def query_range(
+        self,
+        tenant: str,
+        query: str | ast.Expr,
+        start: int,
+        end: int,
+        step: int,
+        *,
+        limit: int = 100,
+        direction: Direction = Direction.BACKWARD,
+        interval: int = 0,
+    ) -> QueryResult:
+        began = time.perf_counter()
+        expr = parse_query(query)
+        if end < start:
+            raise InvalidInput("end timestamp must not be before or equal to start time")
+        self._check_length(start, end)
+        if isinstance(expr, ast.LogQuery):
+            self._check_limit(limit)
+            if interval < 0:
+                raise InvalidInput("interval must be >= 0")
+            streams, scan = self._log_query(tenant, expr, start, end, limit, direction, interval)
+            return self._finish(streams, scan, began, ())
+        assert isinstance(expr, ast.SampleExpr)
+        if step <= 0:
+            raise InvalidInput(
+                "zero or negative query resolution step widths are not accepted. "
+                "Try a positive integer"
+            )
+        if (end - start) // step > MAX_POINTS:
+            raise InvalidInput(
+                "exceeded maximum resolution of 11,000 points per time series. "
+                "Try increasing the value of the step parameter"
+            )
+        steps = list(range(start, end + 1, step))
+        evaluator = MetricEvaluator(self.querier, tenant, steps)
+        value = evaluator.eval(expr)
+        matrix, warnings = self._matrix(steps, value)
+        return self._finish(matrix, evaluator.stats, began, warnings)
+
+    def query_instant(
+        self,
+        tenant: str,
+        query: str | ast.Expr,
+        ts: int,
+        *,
+        limit: int = 100,
+        direction: Direction = Direction.BACKWARD,
+    ) -> QueryResult:
+        began = time.perf_counter()
+        expr = parse_query(query)
+        if isinstance(expr, ast.LogQuery):
+            raise InvalidInput(LOG_INSTANT_ERROR)
+        assert isinstance(expr, ast.SampleExpr)
+        evaluator = MetricEvaluator(self.querier, tenant, [ts])
+        value = evaluator.eval(expr)
+        if isinstance(value, float):
+            return self._finish(Scalar(ts, value), evaluator.stats, began, ())
+        samples = value[0]
+        if not _is_sort(expr):
+            samples = sorted(samples, key=lambda s: s[0].pairs)
+        samples, warnings = self._cap_series(samples)
+        vector = Vector(ts, tuple(Sample(labels, v) for labels, v in samples))
+        return self._finish(vector, evaluator.stats, began, warnings)
+
+    # --- limits --------------------------------------------------------------------------
+
+    def _check_limit(self, limit: int) -> None:
+        cap = self.limits.max_entries_limit_per_query
+        if limit <= 0:
+            raise InvalidInput("limit must be a positive value")
+        if cap and limit > cap:
+            raise InvalidInput(
+                "max entries limit per query exceeded, limit > max_entries_limit_per_query "
+                f"({limit} > {cap})"
+            )
+
+    def _check_length(self, start: int, end: int) -> None:
+        cap = self.limits.max_query_length
+        if cap and end - start > cap:
+            raise InvalidInput(
+                f"the query time range exceeds the limit (query length: "
+                f"{format_go_duration(end - start)}, limit: {format_go_duration(cap)})"
+            )
+
+    def _series_warning(self) -> str:
+        return (
+            f"maximum number of series ({self.limits.max_query_series}) reached for a single "
+            "query; returning partial results"
+        )
+
+    def _cap_series(self, samples: StepVector) -> tuple[StepVector, tuple[str, ...]]:
+        cap = self.limits.max_query_series
+        if cap and len(samples) > cap:
+            return samples[:cap], (self._series_warning(),)
+        return samples, ()
+
+    # --- metric results ------------------------------------------------------------------
+
+    def _matrix(
+        self, steps: list[int], value: float | list[StepVector]
+    ) -> tuple[Matrix, tuple[str, ...]]:
+        if isinstance(value, float):
+            series = Series(EMPTY_LABELS, tuple(steps), tuple(value for _ in steps))
+            return Matrix((series,)), ()
+        columns: dict[Labels, tuple[list[int], list[float]]] = {}
+        for t, vec in zip(steps, value, strict=True):
+            for labels, v in vec:
+                col = columns.get(labels)
+                if col is None:
+                    col = columns[labels] = ([], [])
+                col[0].append(t)
+                col[1].append(v)
+        ordered = sorted(columns.items(), key=lambda kv: kv[0].pairs)
+        warnings: tuple[str, ...] = ()
+        cap = self.limits.max_query_series
+        if cap and len(ordered) > cap:
+            ordered = ordered[:cap]
+            warnings = (self._series_warning(),)
+        return (
+            Matrix(tuple(Series(lb, tuple(ts), tuple(vs)) for lb, (ts, vs) in ordered)),
+            warnings,
+        )
+
+    def _finish(
+        self,
+        value: Streams | Matrix | Vector | Scalar,
+        scan: ScanStats,
+        began: float,
+        warnings: tuple[str, ...],
+    ) -> QueryResult:
+        stats = QueryStats(
+            exec_time=time.perf_counter() - began,
+            total_bytes_processed=scan.bytes,
+            total_lines_processed=scan.lines,
+            total_entries_returned=len(value),
+            total_post_filter_lines=scan.post_filter_lines,
+            total_structured_metadata_bytes=scan.metadata_bytes,
+            total_streams=scan.streams,
+        )
+        return QueryResult(value, stats, warnings)
+
+    # --- log queries ---------------------------------------------------------------------
+
+    def _log_query(
+        self,
+        tenant: str,
+        expr: ast.LogQuery,
+        start: int,
+        end: int,
+        limit: int,
+        direction: Direction,
+        interval: int,
+    ) -> tuple[Streams, ScanStats]:
+        scan = ScanStats()
+        pipeline = compile_pipeline(expr.pipeline)
+        streams = self.querier.select_streams(tenant, expr.matchers, start, end)
+        scan.streams = len(streams)
+        backward = direction is Direction.BACKWARD
+        per_stream: list[list[tuple[Any, ...]]] = []
+        cap = limit if interval == 0 else None  # a sampler may skip entries: read them all
+        for stream in streams:
+            proc = pipeline.for_stream(stream)
+            stream_key = str(stream)
+            got: list[tuple[Any, ...]] = []
+            for batch in self.querier.select_batches(tenant, stream, start, end, direction):
+                n = len(batch)
+                scan.lines += n
+                scan.bytes += batch.offsets[n] - batch.offsets[0] if n else 0
+                ts = batch.timestamps
+                found = [
+                    (ts[i], stream_key, line, builder.labels(), _categories(builder))
+                    for i, line, builder in proc.process(batch)
+                ]
+                scan.post_filter_lines += len(found)
+                if backward:
+                    found.reverse()
+                got.extend(found)
+                if cap is not None and len(got) >= cap:
+                    del got[cap:]
+                    break
+            if got:
+                per_stream.append([(e, stream) for e in got])  # type: ignore[misc]
+        if backward:
+            merged = merge(*per_stream, key=lambda x: (-x[0][0], x[0][1]))
+        else:
+            merged = merge(*per_stream, key=lambda x: (x[0][0], x[0][1]))
+        picked: list[tuple[tuple[Any, ...], Labels]] = []
+        last: int | None = None
+        for item in merged:
+            t = item[0][0]
+            if interval and last is not None:
+                if backward and t > last - interval:
+                    continue
+                if not backward and t < last + interval:
+                    continue
+            picked.append(item)
+            last = t
+            if len(picked) >= limit:
+                break
+        return _group_streams(picked), scan
+
+
+def _categories(builder: LabelsBuilder) -> EntryLabels | None:
+    if builder.is_unchanged():
+        return None
+    metadata = []
+    parsed = []
+    for name, value in builder.added.items():
+        if builder.category.get(name) == METADATA:
+            metadata.append((name, value))
+        else:
+            parsed.append((name, value))
+    if builder.err:
+        parsed.append(("__error__", builder.err))
+    if builder.err_details:
+        parsed.append(("__error_details__", builder.err_details))
+    return EntryLabels(tuple(sorted(metadata)), tuple(sorted(parsed)))
+
+
+_NO_CATEGORIES = EntryLabels()
+
+
+def _group_streams(picked: list[tuple[tuple[Any, ...], Labels]]) -> Streams:
+    groups: dict[tuple[tuple[str, str], ...], tuple[Labels, list[Any], list[EntryLabels]]] = {}
+    for (t, _, line, pairs, cats), stream in picked:
+        group = groups.get(pairs)
+        if group is None:
+            group = groups[pairs] = (stream, [], [])
+        group[1].append((t, line.decode("utf-8", "replace")))
+        group[2].append(cats or _NO_CATEGORIES)
+    out = []
+    for pairs, (stream, entries, cats) in groups.items():
+        out.append(Stream(make_labels(pairs), tuple(entries), stream, tuple(cats)))
+    out.sort(key=lambda s: str(s.labels))
+    return Streams(tuple(out))
+
+
+def _is_sort(expr: ast.Expr) -> bool:
+    return isinstance(expr, ast.VectorAggregation) and expr.op in ("sort", "sort_desc")
