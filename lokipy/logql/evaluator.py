@@ -10,7 +10,7 @@ per-sample objects. Everything above range aggregations works step by step on sm
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lokipy.logql import ast
@@ -227,9 +227,10 @@ class MetricEvaluator:
                 offsets = batch.offsets
                 stats.lines += n
                 stats.bytes += offsets[n] - offsets[0] if n else 0
-                if pipeline.empty and batch.metadata is None and unwrap is None:
-                    # Fast path: the stream labels are the series labels; only timestamps
-                    # (and line lengths for bytes_*) are read, never the lines.
+                if not pipeline.stages and batch.metadata is None and unwrap is None:
+                    # Fast path: the stream labels are the series labels. Without stages only
+                    # timestamps (and line lengths for bytes_*) are read; with leading line
+                    # filters the whole block is scanned once and only indices come back.
                     key = reduce(stream.pairs)
                     col = series.get(key)
                     if col is None:
@@ -237,10 +238,16 @@ class MetricEvaluator:
                     if id(col) not in touched:
                         touched.add(id(col))
                         col.sources += 1
-                    col.ts.extend(batch.timestamps)
+                    kept: Sequence[int] = range(n)
+                    if pipeline.empty:
+                        col.ts.extend(batch.timestamps)
+                    else:
+                        kept = proc.select(batch)
+                        stamps = batch.timestamps
+                        col.ts.extend([stamps[i] for i in kept])
                     if with_bytes:
-                        col.vals.extend(float(offsets[i + 1] - offsets[i]) for i in range(n))
-                    stats.post_filter_lines += n
+                        col.vals.extend([float(offsets[i + 1] - offsets[i]) for i in kept])
+                    stats.post_filter_lines += len(kept)
                     continue
                 timestamps = batch.timestamps
                 for i, line, builder in proc.process(batch):

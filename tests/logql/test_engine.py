@@ -1,0 +1,174 @@
+"""Engine behaviour over an in-memory querier: log-query limits/direction/intervals, metric
+windows and steps, errors and limits. Queries are built as ASTs so these tests pin the
+evaluator alone (the parser has its own tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lokipy.logql import ast
+from lokipy.logql.engine import Engine, QueryLimits
+from lokipy.logql.evaluator import PipelineError
+from lokipy.logql.results import Matrix, Scalar, Streams, Vector, make_labels
+from lokipy.model.errors import InvalidInput
+from lokipy.model.matchers import eq
+from lokipy.model.querier import Direction
+from tests.logql.memquerier import MemoryQuerier
+
+S = 10**9
+
+
+def sel(**kv: str) -> ast.LogQuery:
+    return ast.LogQuery(ast.StreamSelector(tuple(eq(k, v) for k, v in kv.items())))
+
+
+def count(q: ast.LogQuery, rng: int, offset: int = 0) -> ast.RangeAggregation:
+    return ast.RangeAggregation("count_over_time", ast.LogRange(q, rng, offset))
+
+
+@pytest.fixture
+def engine() -> Engine:
+    q = MemoryQuerier(batch_size=3)
+    q.push({"app": "a"}, [(i * S, f"a{i}") for i in range(1, 11)])
+    q.push({"app": "b"}, [(i * S, f"b{i}") for i in range(2, 11, 2)])
+    return Engine(q)
+
+
+def entries(result: Streams) -> list[tuple[int, str]]:
+    return [e for s in result.streams for e in s.entries]
+
+
+def test_log_query_limit_is_global_over_merged_direction_order(engine: Engine) -> None:
+    q = ast.LogQuery(ast.StreamSelector((ast.LabelMatcher("app", ast.MatchType.RE, "a|b"),)))
+    res = engine.query_range("fake", q, 0, 100 * S, 0, limit=4)
+    assert isinstance(res.value, Streams)
+    got = sorted(entries(res.value), reverse=True)
+    # Equal timestamps are ordered by stream labels.
+    assert got == [(10 * S, "b10"), (10 * S, "a10"), (9 * S, "a9"), (8 * S, "a8")]
+    # Streams are sorted by label string, entries newest first.
+    assert [str(s.labels) for s in res.value.streams] == ['{app="a"}', '{app="b"}']
+    assert res.value.streams[0].entries == ((10 * S, "a10"), (9 * S, "a9"), (8 * S, "a8"))
+    fwd = engine.query_range("fake", q, 0, 100 * S, 0, limit=3, direction=Direction.FORWARD)
+    assert sorted(entries(fwd.value)) == [(1 * S, "a1"), (2 * S, "a2"), (2 * S, "b2")]  # type: ignore[arg-type]
+
+
+def test_log_query_start_inclusive_end_exclusive(engine: Engine) -> None:
+    res = engine.query_range("fake", sel(app="a"), 3 * S, 6 * S, 0, limit=100)
+    assert sorted(entries(res.value)) == [(3 * S, "a3"), (4 * S, "a4"), (5 * S, "a5")]  # type: ignore[arg-type]
+
+
+def test_log_query_interval_samples(engine: Engine) -> None:
+    res = engine.query_range(
+        "fake", sel(app="a"), 0, 100 * S, 0, direction=Direction.FORWARD, interval=3 * S
+    )
+    assert [t for t, _ in entries(res.value)] == [1 * S, 4 * S, 7 * S, 10 * S]  # type: ignore[arg-type]
+    res = engine.query_range("fake", sel(app="a"), 0, 100 * S, 0, interval=4 * S)
+    assert [t for t, _ in entries(res.value)] == [10 * S, 6 * S, 2 * S]  # type: ignore[arg-type]
+
+
+def test_log_query_limits_and_instant(engine: Engine) -> None:
+    with pytest.raises(InvalidInput, match=r"limit > max_entries_limit_per_query \(5001 > 5000\)"):
+        engine.query_range("fake", sel(app="a"), 0, 10 * S, 0, limit=5001)
+    with pytest.raises(InvalidInput, match="log queries are not supported as an instant query"):
+        engine.query_instant("fake", sel(app="a"), 10 * S)
+    with pytest.raises(InvalidInput, match="the query time range exceeds the limit"):
+        engine.query_range("fake", sel(app="a"), 0, 722 * 3600 * S, 0)
+
+
+def test_range_query_steps_and_half_open_windows(engine: Engine) -> None:
+    res = engine.query_range("fake", count(sel(app="a"), 2 * S), 2 * S, 12 * S, 3 * S)
+    assert isinstance(res.value, Matrix)
+    (series,) = res.value.series
+    # steps 2, 5, 8, 11: windows (0,2] (3,5] (6,8] (9,11]
+    assert series.timestamps == (2 * S, 5 * S, 8 * S, 11 * S)
+    assert series.values == (2.0, 2.0, 2.0, 1.0)
+
+
+def test_matrix_has_gaps_and_offset_shifts_window(engine: Engine) -> None:
+    res = engine.query_range("fake", count(sel(app="b"), 1 * S), 1 * S, 5 * S, 1 * S)
+    (series,) = res.value.series  # type: ignore[union-attr]
+    assert series.timestamps == (2 * S, 4 * S)
+    res = engine.query_instant("fake", count(sel(app="a"), 2 * S, offset=5 * S), 10 * S)
+    assert isinstance(res.value, Vector)
+    assert [s.value for s in res.value.samples] == [2.0]
+
+
+def test_instant_scalar_and_vector_literals(engine: Engine) -> None:
+    res = engine.query_instant("fake", ast.NumberLiteral(2.0), 5 * S)
+    assert res.value == Scalar(5 * S, 2.0)
+    res = engine.query_instant(
+        "fake", ast.BinaryOp("+", ast.VectorExpr(1.0), ast.VectorExpr(1.0)), 5 * S
+    )
+    assert isinstance(res.value, Vector)
+    assert [(s.labels.pairs, s.value) for s in res.value.samples] == [((), 2.0)]
+    res = engine.query_range("fake", ast.NumberLiteral(3.0), 0, 2 * S, S)
+    assert isinstance(res.value, Matrix)
+    assert res.value.series[0].values == (3.0, 3.0, 3.0)
+
+
+def test_absent_over_time_labels_from_equality_matchers(engine: Engine) -> None:
+    q = ast.LogQuery(
+        ast.StreamSelector((eq("app", "zzz"), ast.LabelMatcher("env", ast.MatchType.RE, ".+")))
+    )
+    expr = ast.RangeAggregation("absent_over_time", ast.LogRange(q, S))
+    res = engine.query_instant("fake", expr, 5 * S)
+    assert [(s.labels, s.value) for s in res.value.samples] == [
+        (make_labels([("app", "zzz")]), 1.0)
+    ]  # type: ignore[union-attr]
+    present = ast.RangeAggregation("absent_over_time", ast.LogRange(sel(app="a"), S))
+    assert len(engine.query_instant("fake", present, 5 * S).value) == 0
+
+
+def test_metric_query_fails_on_error_label_unless_filtered() -> None:
+    q = MemoryQuerier()
+    q.push({"app": "j"}, [(1 * S, '{"a":1}'), (2 * S, "not json")])
+    engine = Engine(q)
+    parsed = ast.LogQuery(sel(app="j").selector, (ast.JSONParser(),))
+    with pytest.raises(PipelineError, match="pipeline error: 'JSONParserErr'"):
+        engine.query_instant("fake", count(parsed, 10 * S), 5 * S)
+    filtered = ast.LogQuery(
+        parsed.selector,
+        (
+            ast.JSONParser(),
+            ast.LabelFilter(
+                ast.StringLabelFilter(ast.LabelMatcher("__error__", ast.MatchType.EQ, ""))
+            ),
+        ),
+    )
+    res = engine.query_instant("fake", count(filtered, 10 * S), 5 * S)
+    assert [(s.labels, s.value) for s in res.value.samples] == [  # type: ignore[union-attr]
+        (make_labels([("a", "1"), ("app", "j")]), 1.0)
+    ]
+
+
+def test_unwrap_drops_label_and_skips_missing() -> None:
+    q = MemoryQuerier()
+    q.push({"app": "u"}, [(1 * S, "v=2 k=x"), (2 * S, "noise"), (3 * S, "v=5 k=x")])
+    engine = Engine(q)
+    logfmt = ast.LogQuery(sel(app="u").selector, (ast.LogfmtParser(),))
+    expr = ast.RangeAggregation(
+        "sum_over_time", ast.LogRange(logfmt, 10 * S, unwrap=ast.Unwrap("v"))
+    )
+    res = engine.query_instant("fake", expr, 5 * S)
+    assert [(s.labels, s.value) for s in res.value.samples] == [  # type: ignore[union-attr]
+        (make_labels([("app", "u"), ("k", "x")]), 7.0)
+    ]
+
+
+def test_series_limit_returns_partial_results_with_warning() -> None:
+    q = MemoryQuerier()
+    for i in range(5):
+        q.push({"app": "m", "pod": str(i)}, [(1 * S, "x")])
+    engine = Engine(q, QueryLimits(max_query_series=3))
+    res = engine.query_range("fake", count(sel(app="m"), 10 * S), 1 * S, 2 * S, S)
+    assert len(res.value) == 3
+    assert res.warnings == (
+        "maximum number of series (3) reached for a single query; returning partial results",
+    )
+
+
+def test_step_validation(engine: Engine) -> None:
+    with pytest.raises(InvalidInput, match="zero or negative query resolution step"):
+        engine.query_range("fake", count(sel(app="a"), S), 0, 10 * S, 0)
+    with pytest.raises(InvalidInput, match="exceeded maximum resolution of 11,000 points"):
+        engine.query_range("fake", count(sel(app="a"), S), 0, 20000 * S, S)
