@@ -115,21 +115,27 @@ def _stage(stage: ast.Stage) -> StageObject:
     return _formatting_stage(stage)
 
 
+def _named(items: tuple[str | ast.LabelMatcher, ...]) -> list[tuple[str, str | None, str | None]]:
+    return [
+        (i, None, None) if isinstance(i, str) else (i.name, i.type.value, i.value) for i in items
+    ]
+
+
 def _formatting_stage(stage: ast.Stage) -> StageObject:
-    from lokipy.logql.log import formatters as fm
+    from lokipy.logql.log import drop_keep, fmt
 
     if isinstance(stage, ast.LineFormat):
-        return fm.LineFormatter(stage.template)  # type: ignore[no-any-return]
+        return fmt.LineFormatter(stage.template)  # type: ignore[no-any-return]
     if isinstance(stage, ast.LabelFormat):
-        return fm.LabelFormatter(  # type: ignore[no-any-return]
-            [(op.dst, op.value, op.rename) for op in stage.ops]
+        return fmt.LabelsFormatter(  # type: ignore[no-any-return]
+            [(op.dst, op.value, not op.rename) for op in stage.ops]
         )
     if isinstance(stage, ast.Drop):
-        return fm.DropLabels(list(stage.items))  # type: ignore[no-any-return]
+        return drop_keep.DropLabels(_named(stage.items))  # type: ignore[no-any-return]
     if isinstance(stage, ast.Keep):
-        return fm.KeepLabels(list(stage.items))  # type: ignore[no-any-return]
+        return drop_keep.KeepLabels(_named(stage.items))  # type: ignore[no-any-return]
     if isinstance(stage, ast.Decolorize):
-        return fm.Decolorize()  # type: ignore[no-any-return]
+        return fmt.Decolorize()  # type: ignore[no-any-return]
     raise LogQLEvalError(f"unsupported pipeline stage {stage}")
 
 
