@@ -310,4 +310,9 @@ def _group_streams(picked: list[tuple[tuple[Any, ...], Labels]]) -> Streams:
 
 
 def _is_sort(expr: ast.Expr) -> bool:
-    return isinstance(expr, ast.VectorAggregation) and expr.op in ("sort", "sort_desc")
+    """Whether the query orders its result itself (``sort``/``sort_desc`` anywhere, e.g.
+    ``sort(x) + 1``); other instant vectors come back sorted by labels."""
+    return any(
+        isinstance(node, ast.VectorAggregation) and node.op in ("sort", "sort_desc")
+        for node in ast.walk(expr)
+    )

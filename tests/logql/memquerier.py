@@ -38,7 +38,7 @@ class MemoryQuerier:
             raw = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
             md: Metadata = ()
             if len(e) > 2 and e[2]:  # type: ignore[misc]
-                md = tuple(sorted((k, v) for k, v in e[2].items() if v != ""))  # type: ignore[misc]
+                md = tuple(sorted(e[2].items()))  # type: ignore[misc]
             dest.append((ts, raw, md))
         self._sorted.pop(key, None)
 

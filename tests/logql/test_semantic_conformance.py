@@ -162,7 +162,10 @@ def _check_streams(value: Any, want: dict[str, Any]) -> str | None:
         return f"expected streams, got {_describe(value)}"
     if not want.get("labels_checked"):
         got = Counter((ts, line) for s in value.streams for ts, line in s.entries)
-        exp = Counter((int(ts), line) for s in want["streams"] for ts, line in s["entries"])
+        flat = want.get("entries")
+        if flat is None:
+            flat = [e for s in want["streams"] for e in s["entries"]]
+        exp = Counter((int(e[0]), e[1]) for e in flat)
         if got != exp:
             return f"entries differ: got {sorted(got)[:5]} expected {sorted(exp)[:5]}"
         return None
