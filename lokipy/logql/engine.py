@@ -241,6 +241,23 @@ class Engine:
                 scan.lines += n
                 scan.bytes += batch.offsets[n] - batch.offsets[0] if n else 0
                 ts = batch.timestamps
+                if not pipeline.stages and batch.metadata is None:
+                    # Line filters at most: labels are the stream's, and only the lines
+                    # that will be returned are sliced out of the block.
+                    kept = list(proc.select(batch))
+                    scan.post_filter_lines += len(kept)
+                    if backward:
+                        kept.reverse()
+                    if cap is not None:
+                        del kept[cap - len(got) :]
+                    data, off = batch.data, batch.offsets
+                    pairs = stream.pairs
+                    got.extend(
+                        (ts[i], stream_key, data[off[i] : off[i + 1]], pairs, None) for i in kept
+                    )
+                    if cap is not None and len(got) >= cap:
+                        break
+                    continue
                 found = [
                     (ts[i], stream_key, line, builder.labels(), _categories(builder))
                     for i, line, builder in proc.process(batch)
