@@ -12,6 +12,8 @@ import math
 import re
 from decimal import Decimal
 
+from lokipy.model.labels import go_quote
+
 NS = 1
 US = 1_000
 MS = 1_000_000
@@ -24,11 +26,15 @@ YEAR = 365 * DAY
 
 _MAX_INT64 = (1 << 63) - 1
 
-_PROM = re.compile(
-    r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?"
-    r"(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?\Z"
-)
-_PROM_UNITS = (YEAR, WEEK, DAY, HOUR, MINUTE, SECOND, MS)
+_PROM_UNITS = {
+    "y": (1, YEAR),
+    "w": (2, WEEK),
+    "d": (3, DAY),
+    "h": (4, HOUR),
+    "m": (5, MINUTE),
+    "s": (6, SECOND),
+    "ms": (7, MS),
+}
 
 _GO_UNITS = {
     "ns": NS,
@@ -47,22 +53,56 @@ class DurationError(ValueError):
     """A duration Go/Prometheus would reject; the message is Go's (without ``time: ``)."""
 
 
-def parse_prom_duration(text: str) -> int | None:
-    """Prometheus ``model.ParseDuration``: ``1h30m``, ``7d``, ``2w``, ``1y``, ``0``; else None."""
+def parse_prom_duration_strict(text: str) -> int:
+    """Prometheus ``model.ParseDuration``: ``1h30m``, ``7d``, ``2w``, ``1y``, ``0``.
+
+    Units ``y w d h m s ms`` in that order, integers only. Raises DurationError worded like
+    Prometheus (``not a valid duration string: "x"``, ``unknown unit "u" in duration "x"``).
+    """
     if text == "0":
         return 0
     if not text:
-        return None
-    m = _PROM.match(text)
-    if m is None:
-        return None
+        raise DurationError("empty duration string")
+    bad = DurationError(f"not a valid duration string: {go_quote(text)}")
     total = 0
-    for value, unit in zip(m.groups(), _PROM_UNITS, strict=True):
-        if value:
-            total += int(value) * unit
-    if total > _MAX_INT64:
-        return None
+    last = 0
+    pos = 0
+    n = len(text)
+    while pos < n:
+        j = pos
+        while j < n and "0" <= text[j] <= "9":
+            j += 1
+        if j == pos:
+            raise bad
+        k = j
+        while k < n and not "0" <= text[k] <= "9":
+            k += 1
+        if k == j:
+            raise bad
+        unit = text[j:k]
+        spec = _PROM_UNITS.get(unit)
+        if spec is None:
+            raise DurationError(f"unknown unit {go_quote(unit)} in duration {go_quote(text)}")
+        order, mult = spec
+        if order <= last:
+            raise bad
+        last = order
+        value = int(text[pos:j])
+        if value > (1 << 63) // mult:
+            raise DurationError("duration out of range")
+        total += value * mult
+        if total > _MAX_INT64:
+            raise DurationError("duration out of range")
+        pos = k
     return total
+
+
+def parse_prom_duration(text: str) -> int | None:
+    """Like :func:`parse_prom_duration_strict` but None instead of an error."""
+    try:
+        return parse_prom_duration_strict(text)
+    except DurationError:
+        return None
 
 
 def parse_go_duration(text: str) -> int:
