@@ -14,6 +14,7 @@ The function set lives in :mod:`lokipy.logql.log.template_funcs`.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -516,8 +517,17 @@ class _Exec:
             args = [self.operand(a, dot, scope, pipe) for a in cmd.args[1:]]
             if final is not _NO_VALUE:
                 args.append(final)
-            if first.value in ("and", "or"):
-                return fn(*args)
+            arity = _arity(fn)
+            if arity is not None:
+                low, high = arity
+                if len(args) < low or (high is not None and len(args) > high):
+                    want = f"at least {low}" if high is None else str(low)
+                    raise self.fail(
+                        pipe,
+                        f"wrong number of args for {first.value}: want {want} got {len(args)}",
+                        first.text,
+                        cmd.pos,
+                    )
             try:
                 return fn(*args)
             except TemplateExecError:
@@ -527,6 +537,10 @@ class _Exec:
                 raise self.fail(
                     pipe, f"error calling {first.value}: {msg}", cmd.text, cmd.pos
                 ) from None
+        if len(cmd.args) > 1 and first.kind == "field":
+            raise self.fail(
+                pipe, f"{first.fields[-1]} is not a method but has arguments", first.text, cmd.pos
+            )
         if len(cmd.args) > 1 or final is not _NO_VALUE:
             raise self.fail(
                 pipe, f"can't give argument to non-function {first.text}", cmd.text, cmd.pos
@@ -559,6 +573,28 @@ class _Exec:
             else:
                 raise self.fail(pipe, f"can't evaluate field {name} in type {go_type(value)}", text)
         return value
+
+
+_ARITY: dict[Any, tuple[int, int | None] | None] = {}
+
+
+def _arity(fn: Func) -> tuple[int, int | None] | None:
+    """(minimum, maximum or None) positional arguments of a template function."""
+    try:
+        return _ARITY[fn]
+    except KeyError:
+        pass
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        _ARITY[fn] = None
+        return None
+    low = sum(1 for p in params if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD)
+    high: int | None = sum(1 for p in params if p.kind == p.POSITIONAL_OR_KEYWORD)
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        high = None
+    _ARITY[fn] = (low, high)
+    return low, high
 
 
 def _string_map(m: Mapping[str, Any]) -> bool:
