@@ -5,6 +5,8 @@ evaluator alone (the parser has its own tests)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lokipy.logql import ast
 from lokipy.logql.engine import Engine, QueryLimits
@@ -172,3 +174,52 @@ def test_step_validation(engine: Engine) -> None:
         engine.query_range("fake", count(sel(app="a"), S), 0, 10 * S, 0)
     with pytest.raises(InvalidInput, match="exceeded maximum resolution of 11,000 points"):
         engine.query_range("fake", count(sel(app="a"), S), 0, 20000 * S, S)
+
+
+@settings(max_examples=40)
+@given(
+    stamps=st.lists(st.integers(0, 60), min_size=0, max_size=40),
+    start=st.integers(0, 40),
+    span=st.integers(0, 30),
+    step=st.integers(1, 9),
+    rng=st.integers(1, 15),
+    offset=st.integers(0, 5),
+)
+def test_range_windows_match_a_brute_force_oracle(
+    stamps: list[int], start: int, span: int, step: int, rng: int, offset: int
+) -> None:
+    """count/sum/max over (t-offset-range, t-offset] at every step, against a direct count."""
+    q = MemoryQuerier(batch_size=5)
+    q.push({"app": "h"}, [(t * S, f"v={t}") for t in stamps])
+    engine = Engine(q)
+    counted = count(sel(app="h"), rng * S, offset * S)
+    res = engine.query_range("fake", counted, start * S, (start + span) * S, step * S)
+    unique = sorted(set(stamps))  # exact duplicates (same ts and line) are one entry
+    want = {}
+    for t in range(start, start + span + 1, step):
+        n = sum(1 for x in unique if t - offset - rng < x <= t - offset)
+        if n:
+            want[t * S] = float(n)
+    got = {}
+    for series in res.value.series:  # type: ignore[union-attr]
+        got.update(zip(series.timestamps, series.values, strict=True))
+    assert got == want
+    summed = ast.RangeAggregation(
+        "max_over_time",
+        ast.LogRange(
+            ast.LogQuery(sel(app="h").selector, (ast.LogfmtParser(),)),
+            rng * S,
+            offset * S,
+            ast.Unwrap("v"),
+        ),
+    )
+    res = engine.query_range("fake", summed, start * S, (start + span) * S, step * S)
+    got = {}
+    for series in res.value.series:  # type: ignore[union-attr]
+        got.update(zip(series.timestamps, series.values, strict=True))
+    want = {}
+    for t in range(start, start + span + 1, step):
+        inside = [x for x in unique if t - offset - rng < x <= t - offset]
+        if inside:
+            want[t * S] = float(max(inside))
+    assert got == want
