@@ -288,7 +288,7 @@ class Engine:
             last = t
             if len(picked) >= limit:
                 break
-        return _group_streams(picked), scan
+        return _group_streams(picked, forward=not backward), scan
 
 
 def _categories(builder: LabelsBuilder) -> EntryLabels | None:
@@ -311,7 +311,7 @@ def _categories(builder: LabelsBuilder) -> EntryLabels | None:
 _NO_CATEGORIES = EntryLabels()
 
 
-def _group_streams(picked: list[tuple[tuple[Any, ...], Labels]]) -> Streams:
+def _group_streams(picked: list[tuple[tuple[Any, ...], Labels]], *, forward: bool) -> Streams:
     groups: dict[tuple[tuple[str, str], ...], tuple[Labels, list[Any], list[EntryLabels]]] = {}
     for (t, _, line, pairs, cats), stream in picked:
         group = groups.get(pairs)
@@ -323,7 +323,7 @@ def _group_streams(picked: list[tuple[tuple[Any, ...], Labels]]) -> Streams:
     for pairs, (stream, entries, cats) in groups.items():
         out.append(Stream(make_labels(pairs), tuple(entries), stream, tuple(cats)))
     out.sort(key=lambda s: str(s.labels))
-    return Streams(tuple(out))
+    return Streams(tuple(out), forward)
 
 
 def _is_sort(expr: ast.Expr) -> bool:

@@ -98,7 +98,10 @@ class Stream:
 
 @dataclass(frozen=True, slots=True)
 class Streams:
+    """Log query result; ``forward`` records the direction the entries are ordered in."""
+
     streams: tuple[Stream, ...]
+    forward: bool = False
 
     def __len__(self) -> int:
         return sum(len(s.entries) for s in self.streams)
@@ -244,10 +247,12 @@ def _categorized_streams(value: Streams) -> list[dict[str, Any]]:
                 if cat.parsed:
                     extra["parsed"] = dict(cat.parsed)
             out.append([str(ts), line, extra])
-    return [
-        {"stream": dict(labels.pairs), "values": values}
-        for labels, values in sorted(groups.items(), key=lambda kv: str(kv[0]))
-    ]
+    out = []
+    for labels, values in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        # Entries of several final-label streams merge back into one: restore time order.
+        values.sort(key=lambda v: int(v[0]), reverse=not value.forward)
+        out.append({"stream": dict(labels.pairs), "values": values})
+    return out
 
 
 def _cache_stats() -> dict[str, Any]:
