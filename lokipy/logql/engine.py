@@ -237,9 +237,7 @@ class Engine:
             stream_key = str(stream)
             got: list[tuple[Any, ...]] = []
             for batch in self.querier.select_batches(tenant, stream, start, end, direction):
-                n = len(batch)
-                scan.lines += n
-                scan.bytes += batch.offsets[n] - batch.offsets[0] if n else 0
+                scan.add_batch(batch)
                 ts = batch.timestamps
                 if not pipeline.stages and batch.metadata is None:
                     # Line filters at most: labels are the stream's, and only the lines

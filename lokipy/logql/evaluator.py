@@ -34,6 +34,7 @@ from lokipy.logql.vector import (
     vector_binop,
     vector_scalar_binop,
 )
+from lokipy.model.entry import EntryBatch
 from lokipy.model.errors import LogQLEvalError
 from lokipy.model.labels import Labels
 from lokipy.model.querier import Direction, Querier
@@ -69,6 +70,16 @@ class ScanStats:
     post_filter_lines: int = 0
     metadata_bytes: int = 0
     streams: int = 0
+
+    def add_batch(self, batch: EntryBatch) -> None:
+        n = len(batch)
+        self.lines += n
+        if n:
+            self.bytes += batch.offsets[n] - batch.offsets[0]
+        if batch.metadata is not None:
+            self.metadata_bytes += sum(
+                len(name) + len(value) for md in batch.metadata for name, value in md
+            )
 
 
 @dataclass(slots=True)
@@ -225,8 +236,7 @@ class MetricEvaluator:
             ):
                 n = len(batch)
                 offsets = batch.offsets
-                stats.lines += n
-                stats.bytes += offsets[n] - offsets[0] if n else 0
+                stats.add_batch(batch)
                 if not pipeline.stages and batch.metadata is None and unwrap is None:
                     # Fast path: the stream labels are the series labels. Without stages only
                     # timestamps (and line lengths for bytes_*) are read; with leading line

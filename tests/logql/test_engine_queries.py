@@ -128,3 +128,16 @@ def test_label_replace(engine: Engine) -> None:
         T,
     ).value
     assert values(res) == {'{app="db", kind="d-x", pod="1"}': 1.0}  # type: ignore[arg-type]
+
+
+def test_stats_count_scanned_lines_and_returned_entries(engine: Engine) -> None:
+    res = engine.query_range("fake", '{app="web"} |= "latency=1ms"', T - 60 * S, T + S, 0)
+    summary = to_loki_data(res)["stats"]["summary"]
+    assert summary["totalLinesProcessed"] == 8
+    assert summary["totalBytesProcessed"] == sum(
+        len(f"level=info status=200 latency={i}ms") for i in (0, 1, 2, 0, 1, 2, 3, 4)
+    )
+    assert summary["totalEntriesReturned"] == 2
+    assert summary["totalPostFilterLines"] == 2
+    md = engine.query_range("fake", '{app="md"}', T - 60 * S, T + S, 0)
+    assert md.stats.total_structured_metadata_bytes == len("trace_id") + len("abc")
