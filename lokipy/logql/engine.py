@@ -14,7 +14,7 @@ from heapq import merge
 from typing import Any
 
 from lokipy.logql import ast
-from lokipy.logql.evaluator import MetricEvaluator, ScanStats
+from lokipy.logql.evaluator import Column, MetricEvaluator, ScanStats
 from lokipy.logql.log.labels import METADATA, LabelsBuilder
 from lokipy.logql.planner import compile_pipeline
 from lokipy.logql.results import (
@@ -107,8 +107,11 @@ class Engine:
             )
         steps = list(range(start, end + 1, step))
         evaluator = MetricEvaluator(self.querier, tenant, steps)
-        value = evaluator.eval(expr)
-        matrix, warnings = self._matrix(steps, value)
+        columns = evaluator.columns(expr)  # common shapes skip per-step vectors entirely
+        if columns is not None:
+            matrix, warnings = self._matrix_from_columns(steps, columns)
+        else:
+            matrix, warnings = self._matrix(steps, evaluator.eval(expr))
         return self._finish(matrix, evaluator.stats, began, warnings)
 
     def query_instant(
@@ -177,23 +180,31 @@ class Engine:
             series = Series(EMPTY_LABELS, tuple(steps), tuple(value for _ in steps))
             return Matrix((series,)), ()
         columns: dict[Labels, tuple[list[int], list[float]]] = {}
-        for t, vec in zip(steps, value, strict=True):
+        for i, vec in enumerate(value):
             for labels, v in vec:
                 col = columns.get(labels)
                 if col is None:
                     col = columns[labels] = ([], [])
-                col[0].append(t)
+                col[0].append(i)
                 col[1].append(v)
-        ordered = sorted(columns.items(), key=lambda kv: kv[0].pairs)
+        return self._matrix_from_columns(
+            steps, [(lb, idx, vals) for lb, (idx, vals) in columns.items()]
+        )
+
+    def _matrix_from_columns(
+        self, steps: list[int], columns: list[Column]
+    ) -> tuple[Matrix, tuple[str, ...]]:
+        ordered = sorted(columns, key=lambda c: c[0].pairs)
         warnings: tuple[str, ...] = ()
         cap = self.limits.max_query_series
         if cap and len(ordered) > cap:
             ordered = ordered[:cap]
             warnings = (self._series_warning(),)
-        return (
-            Matrix(tuple(Series(lb, tuple(ts), tuple(vs)) for lb, (ts, vs) in ordered)),
-            warnings,
+        series = tuple(
+            Series(labels, tuple([steps[i] for i in idx]), tuple(vals))
+            for labels, idx, vals in ordered
         )
+        return Matrix(series), warnings
 
     def _finish(
         self,

@@ -25,10 +25,12 @@ from lokipy.logql.planner import (
 )
 from lokipy.logql.results import EMPTY_LABELS, make_labels
 from lokipy.logql.vector import (
+    AGGREGATORS,
     Grouping,
     StepVector,
     VectorMatching,
     aggregate,
+    cached_keys,
     label_replace,
     scalar_binop,
     vector_binop,
@@ -42,7 +44,13 @@ from lokipy.model.querier import Direction, Querier
 Steps = float | list[StepVector]
 """A scalar (the same at every step) or one vector per step."""
 
+Column = tuple[Labels, list[int], list[float]]
+"""One series of a range aggregation: labels, step indices with a point, values there."""
+
 _BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
+_COLUMN_AGGREGATIONS = {
+    op: AGGREGATORS[op] for op in ("sum", "avg", "min", "max", "count", "stddev", "stdvar")
+}
 
 
 class PipelineError(LogQLEvalError):
@@ -133,11 +141,49 @@ class MetricEvaluator:
 
     # --- vector aggregations and binary operators ----------------------------------------
 
+    def columns(self, expr: ast.SampleExpr) -> list[Column] | None:
+        """Column-wise result for the common shapes (a range aggregation, optionally under a
+        sum/avg/min/max/count/stddev/stdvar aggregation); None for everything else."""
+        if isinstance(expr, ast.RangeAggregation):
+            return self.range_columns(expr)
+        if (
+            isinstance(expr, ast.VectorAggregation)
+            and expr.op in _COLUMN_AGGREGATIONS
+            and isinstance(expr.expr, ast.RangeAggregation)
+        ):
+            grouping = Grouping(expr.grouping.labels, expr.grouping.without)
+            groups: dict[Labels, list[Column]] = {}
+            for col in self.range_columns(expr.expr):
+                groups.setdefault(grouping.key(col[0]), []).append(col)
+            fn = _COLUMN_AGGREGATIONS[expr.op]
+            out: list[Column] = []
+            for key, members in groups.items():
+                per_step: dict[int, list[float]] = {}
+                for _, idx, vals in members:
+                    for i, v in zip(idx, vals, strict=True):
+                        bucket = per_step.get(i)
+                        if bucket is None:
+                            per_step[i] = [v]
+                        else:
+                            bucket.append(v)
+                steps = sorted(per_step)
+                out.append((key, steps, [fn(per_step[i]) for i in steps]))
+            return out
+        return None
+
     def _vector_aggregation(self, expr: ast.VectorAggregation) -> list[StepVector]:
+        cols = self.columns(expr)
+        if cols is not None:
+            vectors: list[StepVector] = [[] for _ in self.steps]
+            for labels, idx, vals in cols:
+                for i, v in zip(idx, vals, strict=True):
+                    vectors[i].append((labels, v))
+            return vectors
         inner = self._vector(expr.expr)
         grouping = Grouping(expr.grouping.labels, expr.grouping.without)
         param = None if expr.param is None else float(expr.param)
-        return [aggregate(expr.op, v, grouping, param) for v in inner]
+        keys = cached_keys(grouping)
+        return [aggregate(expr.op, v, grouping, param, keys) for v in inner]
 
     def _binary(self, expr: ast.BinaryOp) -> Steps:
         lhs = self.eval(expr.lhs)
@@ -170,47 +216,56 @@ class MetricEvaluator:
     # --- range aggregations --------------------------------------------------------------
 
     def _range_aggregation(self, expr: ast.RangeAggregation) -> list[StepVector]:
+        out: list[StepVector] = [[] for _ in self.steps]
+        for labels, idx, vals in self.range_columns(expr):
+            for i, v in zip(idx, vals, strict=True):
+                out[i].append((labels, v))
+        return out
+
+    def range_columns(self, expr: ast.RangeAggregation) -> list[Column]:
+        """Per output series: the step indices that have a point, and the values there."""
         rng = expr.range.range_ns
         off = expr.range.offset_ns
         fetch_start = self.steps[0] - off - rng + 1  # windows exclude their lower bound
         fetch_end = self.steps[-1] - off + 1
         series = self.extract(expr, fetch_start, fetch_end)
-        out: list[StepVector] = [[] for _ in self.steps]
-        if expr.op == "absent_over_time":
-            absent = absent_labels(expr.range.query.matchers)
-            present = [False] * len(self.steps)
-            for labels, col in series.items():
-                self._windows(col.ts, rng, off, labels, present)
-            for i, seen in enumerate(present):
-                if not seen:
-                    out[i].append((absent, 1.0))
-            return out
-        fn = range_function(expr.op, unwrapped=expr.range.unwrap is not None, param=expr.param)
+        ends = [t - off for t in self.steps]
+        starts = [e - rng for e in ends]
+        windows = []
         for labels, col in series.items():
-            ts, vals = col.ts, col.vals
-            failing = (
-                ERROR_LABEL in dict(labels.pairs) and labels.get(PRESERVE_ERROR_LABEL) != "true"
-            )
-            for i, t in enumerate(self.steps):
-                end = t - off
-                lo = bisect_right(ts, end - rng)
-                hi = bisect_right(ts, end, lo)
-                if hi > lo:
-                    if failing:
-                        raise pipeline_error(labels)
-                    out[i].append((labels, fn(ts, vals, lo, hi, rng, end)))
+            ts = col.ts
+            his = [bisect_right(ts, e) for e in ends]
+            los = [bisect_right(ts, s) for s in starts]
+            idx = [i for i, (lo, hi) in enumerate(zip(los, his, strict=True)) if hi > lo]
+            if idx and ERROR_LABEL in labels.names() and labels.get(PRESERVE_ERROR_LABEL) != "true":
+                raise pipeline_error(labels)
+            windows.append((labels, col, los, his, idx))
+        if expr.op == "absent_over_time":
+            present = set()
+            for _, _, _, _, idx in windows:
+                present.update(idx)
+            missing = [i for i in range(len(self.steps)) if i not in present]
+            if not missing:
+                return []
+            absent = absent_labels(expr.range.query.matchers)
+            return [(absent, missing, [1.0] * len(missing))]
+        op = expr.op
+        unwrapped = expr.range.unwrap is not None
+        out: list[Column] = []
+        for labels, col, los, his, idx in windows:
+            if not idx:
+                continue
+            if op == "count_over_time":
+                vals = [float(his[i] - los[i]) for i in idx]
+            elif op == "rate" and not unwrapped:
+                secs = rng / 1e9
+                vals = [(his[i] - los[i]) / secs for i in idx]
+            else:
+                fn = range_function(op, unwrapped=unwrapped, param=expr.param)
+                ts, values = col.ts, col.vals
+                vals = [fn(ts, values, los[i], his[i], rng, ends[i]) for i in idx]
+            out.append((labels, idx, vals))
         return out
-
-    def _windows(
-        self, ts: list[int], rng: int, off: int, labels: Labels, present: list[bool]
-    ) -> None:
-        for i, t in enumerate(self.steps):
-            end = t - off
-            lo = bisect_right(ts, end - rng)
-            if bisect_right(ts, end, lo) > lo:
-                if ERROR_LABEL in dict(labels.pairs):
-                    raise pipeline_error(labels)
-                present[i] = True
 
     def extract(
         self, expr: ast.RangeAggregation, start: int, end: int

@@ -20,6 +20,19 @@ from lokipy.model.regex import compile_regex
 StepVector = list[tuple[Labels, float]]
 
 
+def cached_keys(grouping: Grouping) -> Callable[[Labels], Labels]:
+    """``grouping.key`` memoised per label set."""
+    cache: dict[Labels, Labels] = {}
+
+    def key(labels: Labels) -> Labels:
+        k = cache.get(labels)
+        if k is None:
+            k = cache[labels] = grouping.key(labels)
+        return k
+
+    return key
+
+
 @dataclass(frozen=True, slots=True)
 class Grouping:
     """``by (a, b)`` or ``without (a, b)``; ``by ()`` and no clause both mean one group."""
@@ -247,14 +260,28 @@ def _nan_low(v: float) -> tuple[bool, float]:
 
 
 def aggregate(
-    op: str, vec: StepVector, grouping: Grouping = NO_GROUPING, param: float | None = None
+    op: str,
+    vec: StepVector,
+    grouping: Grouping = NO_GROUPING,
+    param: float | None = None,
+    keys: Callable[[Labels], Labels] | None = None,
 ) -> StepVector:
-    """One of sum avg min max count stddev stdvar topk bottomk approx_topk sort sort_desc."""
+    """One of sum avg min max count stddev stdvar topk bottomk approx_topk sort sort_desc.
+
+    ``keys`` may replace ``grouping.key`` with a cached version (the same series recur at
+    every step of a range query).
+    """
     if op in ("sort", "sort_desc"):
         return sort_vector(vec, descending=op == "sort_desc")
+    key = grouping.key if keys is None else keys
     groups: dict[Labels, list[tuple[Labels, float]]] = {}
     for labels, v in vec:
-        groups.setdefault(grouping.key(labels), []).append((labels, v))
+        k = key(labels)
+        group = groups.get(k)
+        if group is None:
+            groups[k] = [(labels, v)]
+        else:
+            group.append((labels, v))
     if op in ("topk", "bottomk", "approx_topk"):
         k = int(param if param is not None else 0)
         out: StepVector = []
@@ -267,7 +294,7 @@ def aggregate(
                 ranked = sorted(members, key=lambda s: _nan_low(s[1]), reverse=True)
             out.extend(ranked[:k])
         return out
-    fn = _AGGREGATORS.get(op)
+    fn = AGGREGATORS.get(op)
     if fn is None:
         raise LogQLEvalError(f"unsupported vector aggregation {op}")
     return [(key, fn([v for _, v in members])) for key, members in groups.items()]
@@ -326,7 +353,7 @@ def _stddev(values: Sequence[float]) -> float:
     return math.sqrt(var) if var == var and var >= 0 else math.nan
 
 
-_AGGREGATORS: dict[str, Callable[[Sequence[float]], float]] = {
+AGGREGATORS: dict[str, Callable[[Sequence[float]], float]] = {
     "sum": _sum,
     "avg": _avg,
     "max": _max,
