@@ -274,6 +274,7 @@ class MetricEvaluator:
         lr = expr.range
         unwrap = lr.unwrap
         with_bytes = expr.op in _BYTES_OPS
+        need_values = with_bytes or unwrap is not None
         pipeline = compile_pipeline(lr.query.pipeline)
         reduce = _label_reducer(expr.grouping, unwrap.label if unwrap is not None else None)
         series: dict[Labels, _SeriesBuilder] = {}
@@ -320,8 +321,8 @@ class MetricEvaluator:
                     value = 0.0
                     if unwrap is not None:
                         raw = builder.get(unwrap.label)
-                        if raw is None:
-                            continue  # no such label: the line yields no sample
+                        if not raw:
+                            continue  # missing or empty label: no sample (as Loki, #6713)
                         try:
                             value = convert(raw)
                         except ConversionError as err:
@@ -339,10 +340,9 @@ class MetricEvaluator:
                         touched.add(id(col))
                         col.sources += 1
                     col.ts.append(ts)
-                    col.vals.append(value)
+                    if need_values:  # count/rate read timestamps only, on every path
+                        col.vals.append(value)
         for col in series.values():
-            if not col.vals and not with_bytes and unwrap is None:
-                col.vals = []
             col.finish()
         return series
 

@@ -223,3 +223,23 @@ def test_range_windows_match_a_brute_force_oracle(
         if inside:
             want[t * S] = float(max(inside))
     assert got == want
+
+
+def test_series_mixing_fast_and_slow_batches_stays_aligned() -> None:
+    """A stream whose batches sometimes carry metadata feeds one series from both paths."""
+    q = MemoryQuerier(batch_size=2)
+    q.push({"app": "x"}, [(1 * S, "a"), (2 * S, "b"), (3 * S, "c", {"k": ""}), (4 * S, "d")])
+    q.push({"app": "y"}, [(1 * S, "a")])
+    engine = Engine(q)
+    counted = ast.VectorAggregation(
+        "sum",
+        count(
+            ast.LogQuery(ast.StreamSelector((ast.LabelMatcher("app", ast.MatchType.RE, "x|y"),))),
+            10 * S,
+        ),
+    )
+    res = engine.query_instant("fake", counted, 5 * S)
+    assert [s.value for s in res.value.samples] == [5.0]  # type: ignore[union-attr]
+    first = ast.RangeAggregation("bytes_over_time", ast.LogRange(sel(app="x"), 10 * S))
+    res = engine.query_instant("fake", first, 5 * S)
+    assert sorted(s.value for s in res.value.samples) == [1.0, 3.0]  # type: ignore[union-attr]
