@@ -186,9 +186,8 @@ def vector_binop(
         if sig in one_side:
             side = "right" if card != "one-to-many" else "left"
             raise LogQLEvalError(
-                f"found duplicate series for the match group {_sig_text(labels, matching)} on "
-                f"the {side} hand-side of the operation: [{one_side[sig][0]}, {labels}];"
-                "many-to-many matching not allowed: matching labels must be unique on one side"
+                f"found duplicate series on the {side} hand-side;many-to-many matching not "
+                "allowed: matching labels must be unique on one side"
             )
         one_side[sig] = (labels, v)
     arith = ARITHMETIC.get(op)
@@ -200,16 +199,7 @@ def vector_binop(
         other = one_side.get(sig)
         if other is None:
             continue
-        vl, vr = (other[1], v) if card == "one-to-many" else (v, other[1])
-        if arith is not None:
-            value, keep = arith(vl, vr), True
-        else:
-            assert cmp is not None
-            value, keep = vl, cmp(vl, vr)
-        if return_bool:
-            value, keep = (1.0 if keep else 0.0), True
-        if not keep:
-            continue
+        # Cardinality is checked for every matched pair, before a comparison filters it.
         metric = _result_labels(labels, other[0], matching)
         if card == "one-to-one":
             if sig in matched:
@@ -228,14 +218,17 @@ def vector_binop(
                     "multiple matches for labels: grouping labels must ensure unique matches"
                 )
             seen.add(metric)
-        out.append((metric, value))
+        vl, vr = (other[1], v) if card == "one-to-many" else (v, other[1])
+        if arith is not None:
+            out.append((metric, arith(vl, vr)))
+            continue
+        assert cmp is not None
+        hit = cmp(vl, vr)
+        if return_bool:
+            out.append((metric, 1.0 if hit else 0.0))
+        elif hit:
+            out.append((metric, vl))
     return out
-
-
-def _sig_text(labels: Labels, matching: VectorMatching) -> str:
-    if matching.on:
-        return str(Labels((n, labels.get(n)) for n in matching.names))
-    return str(labels.without(*matching.names))
 
 
 def set_binop(op: str, lhs: StepVector, rhs: StepVector, matching: VectorMatching) -> StepVector:

@@ -278,3 +278,21 @@ def test_label_replace_expands_like_go() -> None:
     assert out[0][0] == L(src="alpha-7")
     # The regex is anchored.
     assert label_replace(vec[:1], "dst", "y", "src", "alpha")[0][0] == L(src="alpha-7")
+
+
+def test_matching_errors_come_before_comparison_filtering() -> None:
+    lhs = [(L(app="a", pod="1"), 1.0), (L(app="a", pod="2"), 9.0)]
+    rhs = [(L(app="a"), 5.0)]
+    # Only one pair passes "> 5", but two lhs series match one rhs series: Loki refuses.
+    with pytest.raises(LogQLEvalError, match="many-to-one matching must be explicit"):
+        vector_binop(">", lhs, rhs, VectorMatching(on=True, names=("app",)), return_bool=False)
+    kept = vector_binop(
+        ">",
+        lhs,
+        rhs,
+        VectorMatching(on=True, names=("app",), card="many-to-one"),
+        return_bool=False,
+    )
+    assert kept == [(L(app="a", pod="2"), 9.0)]
+    with pytest.raises(LogQLEvalError, match="found duplicate series on the right hand-side"):
+        vector_binop("+", rhs, lhs, VectorMatching(on=True, names=("app",)), return_bool=False)
