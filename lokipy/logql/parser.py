@@ -506,14 +506,7 @@ def _syntax_error(table: Any, err: _Unexpected) -> LogQLParseError:
 # --- public API -------------------------------------------------------------------------
 
 
-def parse(text: str) -> Expr:
-    """Parse and validate a LogQL query, as Loki's ``syntax.ParseExpr`` does.
-
-    Returns a :class:`LogQuery` or a :class:`SampleExpr`; raises :class:`LogQLParseError`.
-    """
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size >= MAX_INPUT_SIZE:
-        raise LogQLParseError(f"input size too long ({size} > {MAX_INPUT_SIZE})", 0, 0, text)
+def _parse(text: str) -> Any:
     lexed = tokenize(text)
     lex_error = lexed.error
     tables = _get_tables()
@@ -522,16 +515,27 @@ def parse(text: str) -> Expr:
         expr = _drive(tables, lexed.tokens, end)
     except _Unexpected as err:
         if lex_error is not None:  # the lexer failed first (at or before this token)
-            raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col, text) from None
+            raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col) from None
         raise _syntax_error(tables.table, err) from None
-    except LogQLParseError as err:
+    except LogQLParseError:
         if lex_error is not None:
-            raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col, text) from None
-        err.query = text
+            raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col) from None
         raise
     if lex_error is not None:
-        raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col, text)
+        raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col)
+    return expr
+
+
+def parse(text: str) -> Expr:
+    """Parse and validate a LogQL query, as Loki's ``syntax.ParseExpr`` does.
+
+    Returns a :class:`LogQuery` or a :class:`SampleExpr`; raises :class:`LogQLParseError`.
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size >= MAX_INPUT_SIZE:
+        raise LogQLParseError(f"input size too long ({size} > {MAX_INPUT_SIZE})", 0, 0, text)
     try:
+        expr = _parse(text)
         _checks.validate(expr)
     except LogQLParseError as err:
         err.query = text
