@@ -1,5 +1,7 @@
 """line_format / label_format / decolorize, with cases from Loki's ``fmt_test.go``."""
 
+# ruff: noqa: E501  (tables of Loki test cases read best one case per line)
+
 from __future__ import annotations
 
 import pytest

@@ -47,8 +47,9 @@ def test_string_filter(op: str, value: str, label: str | None, want: bool) -> No
 @pytest.mark.parametrize(
     ("op", "value", "label", "want"),
     [
-        ("==", 5, "5", True), ("=", 5, "5.0", True), ("!=", 5, "5", False), (">", 1, "1.5", True),
-        (">=", 2, "2", True), ("<", 0, "-1e3", True), ("<=", -1, "-1", True), (">", -1, "-5", False),
+        ("==", 5, "5", True), ("=", 5, "5.0", True), ("!=", 5, "5", False),
+        (">", 1, "1.5", True), (">=", 2, "2", True), ("<", 0, "-1e3", True),
+        ("<=", -1, "-1", True), (">", -1, "-5", False),
         (">", 1, "+Inf", True), ("<", 1, "0x1p-2", True),
     ],
 )  # fmt: skip

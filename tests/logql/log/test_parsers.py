@@ -1,5 +1,7 @@
 """Parser stages, with cases taken from Loki's ``pkg/logql/log/parser_test.go`` behaviour."""
 
+# ruff: noqa: E501  (tables of Loki test cases read best one case per line)
+
 from __future__ import annotations
 
 from typing import Any
@@ -133,12 +135,17 @@ def test_json_expressions(
 def test_json_expression_special_lines() -> None:
     p = JSONExpressionParser([("uuid", "pod.uuid")])
     assert run(p, b"{}")[1] == {"uuid": ""}
-    assert run(p, b"invalid json", {"foo": "bar"})[1] == {"foo": "bar", "__error__": "JSONParserErr"}
+    assert run(p, b"invalid json", {"foo": "bar"})[1] == {
+        "foo": "bar",
+        "__error__": "JSONParserErr",
+    }
     assert run(p, b"", {"foo": "bar"})[1] == {"foo": "bar"}
     app = JSONExpressionParser([("app", "app")])
     line = b'{"app":"{\\"name\\":\\"great \\\\\\"loki\\\\\\"\\"}"}'
     assert run(app, line)[1] == {"app": '{"name":"great \\"loki\\""}'}
-    assert run(app, b'{"app":{"name":"great \\"loki\\""}}')[1] == {"app": '{"name":"great \\"loki\\""}'}
+    assert run(app, b'{"app":{"name":"great \\"loki\\""}}')[1] == {
+        "app": '{"name":"great \\"loki\\""}'
+    }
     assert run(app, b'{"app":"foo","app":"duplicate"}')[1] == {"app": "foo"}
     assert run(app, JSON_LINE, md={"app": "app_sm"})[1] == {"app": "app_sm", "app_extracted": "foo"}
 
@@ -200,7 +207,11 @@ def test_logfmt_expressions() -> None:
     line = b"level=info status=200 msg=hi"
     assert run(p, line)[1] == {"level": "info", "code": "200"}
     assert run(p, b"msg=hi")[1] == {"level": "", "code": ""}
-    assert run(p, line, {"level": "x"})[1] == {"level": "x", "level_extracted": "info", "code": "200"}
+    assert run(p, line, {"level": "x"})[1] == {
+        "level": "x",
+        "level_extracted": "info",
+        "code": "200",
+    }
     strict = LogfmtExpressionParser([("a", "a")], strict=True)
     assert run(strict, b"a=1 b==")[1]["__error__"] == "LogfmtParserErr"
     with pytest.raises(ParserError):
@@ -208,7 +219,9 @@ def test_logfmt_expressions() -> None:
 
 
 def test_regexp() -> None:
-    assert run(RegexpParser("(?P<foo>.*)buzz"), b"matchebuzz barbuzz")[1] == {"foo": "matchebuzz bar"}
+    assert run(RegexpParser("(?P<foo>.*)buzz"), b"matchebuzz barbuzz")[1] == {
+        "foo": "matchebuzz bar"
+    }
     assert run(RegexpParser("(?P<bar>bar)buzz"), b"barbuzz", {"bar": "foo"})[1] == {
         "bar": "foo",
         "bar_extracted": "bar",
@@ -245,9 +258,7 @@ def test_pattern() -> None:
     assert run(PatternParser("start <a>"), b"other x")[1] == {}
 
 
-@pytest.mark.parametrize(
-    "pattern", ["no captures", "<a><b>", "<a> <a>", "<_> only"]
-)
+@pytest.mark.parametrize("pattern", ["no captures", "<a><b>", "<a> <a>", "<_> only"])
 def test_pattern_validation(pattern: str) -> None:
     with pytest.raises(PatternError):
         PatternMatcher.compile(pattern)
@@ -257,7 +268,12 @@ def test_unpack() -> None:
     line = b'{"bar":1,"app":"foo","namespace":"prod","_entry":"some message","pod":{"uid":"1"}}'
     out, labels = run(UnpackParser(), line, {"app": "bar", "cluster": "us-central1"})
     assert out == b"some message"
-    assert labels == {"app": "bar", "app_extracted": "foo", "namespace": "prod", "cluster": "us-central1"}
+    assert labels == {
+        "app": "bar",
+        "app_extracted": "foo",
+        "namespace": "prod",
+        "cluster": "us-central1",
+    }
     plain = b'{"bar":1,"app":"foo","namespace":"prod","pod":{"uid":"1"}}'
     assert run(UnpackParser(), plain, {"app": "bar"}) == (plain, {"app": "bar"})
     bad = b'"app":"foo","_entry":"x"'

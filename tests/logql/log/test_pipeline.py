@@ -1,5 +1,7 @@
 """Pipelines end to end: stage order, metadata, errors, drop/keep, block front + per-line rest."""
 
+# ruff: noqa: E501  (tables of Loki test cases read best one case per line)
+
 from __future__ import annotations
 
 from lokipy.logql.log import (
@@ -48,7 +50,10 @@ def test_structured_metadata_is_visible_as_labels() -> None:
 def test_error_lines_and_error_filter() -> None:
     p = Pipeline([JSONParser(), StringLabelFilter("__error__", "=", "")])
     sp = p.for_stream(STREAM)
-    assert sp.process(1, b'{"a":"1"}') == (b'{"a":"1"}', (("a", "1"), ("app", "a"), ("env", "prod")))
+    assert sp.process(1, b'{"a":"1"}') == (
+        b'{"a":"1"}',
+        (("a", "1"), ("app", "a"), ("env", "prod")),
+    )
     assert sp.process(2, b"not json") is None
     kept = Pipeline([JSONParser()]).for_stream(STREAM).process(2, b"not json")
     assert kept is not None and dict(kept[1])["__error__"] == "JSONParserErr"
@@ -58,10 +63,15 @@ def test_drop_and_keep() -> None:
     sp = Pipeline([LogfmtParser(), DropLabels([("a", None, None), ("b", "=", "2")])]).for_stream(
         STREAM
     )
-    assert sp.process(1, b"a=1 b=2 c=3") == (b"a=1 b=2 c=3", (("app", "a"), ("c", "3"), ("env", "prod")))
+    assert sp.process(1, b"a=1 b=2 c=3") == (
+        b"a=1 b=2 c=3",
+        (("app", "a"), ("c", "3"), ("env", "prod")),
+    )
     res = sp.process(1, b"a=1 b=9")
     assert res is not None and dict(res[1])["b"] == "9"
-    drop_err = Pipeline([JSONParser(), DropLabels([("__error__", None, None), ("__error_details__", None, None)])])
+    drop_err = Pipeline(
+        [JSONParser(), DropLabels([("__error__", None, None), ("__error_details__", None, None)])]
+    )
     assert drop_err.for_stream(STREAM).process(1, b"oops") == (b"oops", STREAM.pairs)
     keep = Pipeline([LogfmtParser(), KeepLabels([("app", None, None), ("c", "=~", "3|4")])])
     ksp = keep.for_stream(STREAM)
