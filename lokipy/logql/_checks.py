@@ -105,9 +105,7 @@ def _go_type(expr: object) -> str:
     return f"*syntax.{type(expr).__name__}"
 
 
-def binary_op(
-    op: str, lhs: object, rhs: object, return_bool: bool, matching: object
-) -> SampleExpr:
+def binary_op(op: str, lhs: object, rhs: object, return_bool: bool, matching: object) -> SampleExpr:
     """Loki's ``mustNewBinOpExpr``: legs must be metric expressions, set operators take no
     literal, and two literals fold into one (``1 + 1`` is ``2``)."""
     if not isinstance(lhs, SampleExpr):
@@ -169,19 +167,53 @@ def go_pow(a: float, b: float) -> float:
         return math.nan
 
 
-def check_label_replace_regex(regex: str) -> None:
+# RE2's error codes -> Go regexp/syntax's wording
+_RE2_TO_GO = {
+    "missing )": "missing closing )",
+    "missing ]": "missing closing ]",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid named capture group": "invalid named capture",
+    "trailing \\": "trailing backslash at end of expression",
+    "invalid repetition size": "invalid repeat count",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+}
+_NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z0-9_]+)>")
+
+
+def go_regex_error(pattern: str) -> str | None:
+    """Compile like Go's ``regexp.Compile``; None when fine, else Go's error text."""
     try:
-        compile_regex(f"^(?:{regex})$")
+        compile_regex(pattern)
     except RegexError as err:
-        raise fail(f"invalid regex in label_replace: {err}") from None
+        text = str(err)
+        reason = text.removeprefix("error parsing regexp: ")
+        reason = reason.removesuffix(f": `{pattern}`")
+        code, _, fragment = reason.partition(": ")
+        if code in _RE2_TO_GO or not fragment:
+            code = _RE2_TO_GO.get(reason if not fragment else code, code)
+            fragment = fragment or pattern
+        return f"error parsing regexp: {code}: `{fragment}`"
+    # RE2 accepts a repeated group name; Go does not.
+    names = _NAMED_GROUP.findall(pattern)
+    dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if dup is not None:
+        return f"error parsing regexp: duplicate capture group name: `{dup}`"
+    return None
+
+
+def check_label_replace_regex(regex: str) -> None:
+    msg = go_regex_error(f"^(?:{regex})$")
+    if msg is not None:
+        raise fail(f"invalid regex in label_replace: {msg}")
 
 
 def check_regexp_parser(pattern: str) -> None:
     """``| regexp``: compiles, has captures, all named with valid, unique label names."""
-    try:
-        compiled = compile_regex(pattern)
-    except RegexError as err:
-        raise fail(f"invalid regexp parser: {err}") from None
+    msg = go_regex_error(pattern)
+    if msg is not None:
+        raise fail(f"invalid regexp parser: {msg}")
+    compiled = compile_regex(pattern)
     if compiled.groups == 0:
         raise fail("invalid regexp parser: at least one named capture must be supplied")
     names = {index: name for name, index in compiled.groupindex.items()}
@@ -221,7 +253,9 @@ def check_pattern_parser(pattern: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise fail(f"invalid pattern parser: duplicate capture name ({name}): invalid expression")
+            raise fail(
+                f"invalid pattern parser: duplicate capture name ({name}): invalid expression"
+            )
         seen.add(name)
 
 

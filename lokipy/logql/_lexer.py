@@ -14,12 +14,18 @@ sizes, flags, ranges) report line 0, because ``Next`` invalidates the token posi
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
+from typing import Any
 
-from lark import Token
-
-from lokipy.logql.units import DurationError, parse_bytes, parse_duration, parse_prom_duration_strict
+from lokipy.logql.units import (
+    DurationError,
+    parse_bytes,
+    parse_duration,
+    parse_prom_duration_strict,
+)
 from lokipy.model.errors import InvalidLabels
 from lokipy.model.labels import unquote_go_string
 
@@ -64,9 +70,37 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
 }
 
 PARSER_FLAGS = frozenset({"--strict", "--keep-empty"})
+_NEWLINE = re.compile("\n")
+# The common tokens, matched in one go: plain identifiers, strings without escapes and
+# punctuation that never starts a two-character operator. Everything else takes the slow,
+# character-by-character path that mirrors Go's scanner.
+_FAST = re.compile(
+    r"([ \t\n\r]*)(?:(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<str>\"[^\"\\\n]*\")"
+    r"|(?P<punct>[{},()+*^%\]]))?"
+)
+_PUNCT = {
+    "{": "OPEN_BRACE", "}": "CLOSE_BRACE", ",": "COMMA", "(": "OPEN_PARENTHESIS",
+    ")": "CLOSE_PARENTHESIS", "+": "ADD", "*": "MUL", "^": "POW", "%": "MOD",
+    "]": "CLOSE_BRACKET",
+}  # fmt: skip
 _DURATION_RUNES = frozenset("nu\u00b5mshdwy.")
 _BYTES_RUNES = frozenset("BikKMGTP.")
 _SPACE = " \t\n\r"
+
+
+class Tok:
+    """One token: Loki's token name (``type``), its value, and its Go scanner position."""
+
+    __slots__ = ("type", "value", "line", "column")
+
+    def __init__(self, type: str, value: Any, line: int, column: int) -> None:
+        self.type = type
+        self.value = value
+        self.line = line
+        self.column = column
+
+    def __repr__(self) -> str:
+        return f"Tok({self.type}, {self.value!r}, {self.line}:{self.column})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +119,7 @@ class Lexed:
     __slots__ = ("tokens", "error", "end_line", "end_col")
 
     def __init__(self) -> None:
-        self.tokens: list[Token] = []
+        self.tokens: list[Tok] = []
         self.error: LexError | None = None
         self.end_line = 1
         self.end_col = 1
@@ -114,42 +148,53 @@ class _Scanner:
         self.text = text
         self.n = len(text)
         self.out = Lexed()
-        # line starts, for (line, col) of any index
+        # line starts, for (line, col) of any index; most queries are one line
         self.line_starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self.line_starts.append(i + 1)
+        if "\n" in text:
+            self.line_starts += [m.end() for m in _NEWLINE.finditer(text)]
 
     def pos(self, i: int) -> tuple[int, int]:
-        lo, hi = 0, len(self.line_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.line_starts[mid] <= i:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1, i - self.line_starts[lo] + 1
+        if len(self.line_starts) == 1:
+            return 1, i + 1
+        k = bisect_right(self.line_starts, i) - 1
+        return k + 1, i - self.line_starts[k] + 1
 
     def error(self, msg: str, line: int, col: int) -> None:
         if self.out.error is None:
             self.out.error = LexError(msg, line, col, len(self.out.tokens))
 
     def emit(self, kind: str, value: object, start: int, line: int, col: int) -> None:
-        tok = Token(kind, value, start_pos=start, line=line, column=col)  # type: ignore[arg-type]
-        self.out.tokens.append(tok)
+        self.out.tokens.append(Tok(kind, value, line, col))
 
     # --- the main loop ------------------------------------------------------------------
 
     def run(self) -> Lexed:
         text, n = self.text, self.n
+        tokens = self.out.tokens
+        one_line = len(self.line_starts) == 1
         i = 0
         while True:
-            while i < n and text[i] in _SPACE:
-                i += 1
+            m = _FAST.match(text, i)
+            i = m.end(1)
             if i >= n:
                 break
+            line, col = (1, i + 1) if one_line else self.pos(i)
+            kind = m.lastgroup
+            if kind == "word":
+                j = m.end()
+                if j == n or text[j] < "\x80":  # else a non-ASCII letter may continue it
+                    self.word(m.group("word"), i, j, line, col)
+                    i = j
+                    continue
+            elif kind == "str":
+                tokens.append(Tok("STRING", m.group("str")[1:-1], line, col))
+                i = m.end()
+                continue
+            elif kind == "punct":
+                tokens.append(Tok(_PUNCT[m.group("punct")], m.group("punct"), line, col))
+                i = m.end()
+                continue
             ch = text[i]
-            line, col = self.pos(i)
             if ch == "#":  # Loki: comment until the end of the line
                 nl = text.find("\n", i)
                 i = n if nl < 0 else nl

@@ -12,13 +12,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedToken
+from lark import Lark, Transformer
 from lark.lexer import Lexer
 from lark.parsers.lalr_analysis import Reduce, Shift
 
 from lokipy.logql import _checks
-from lokipy.logql._lexer import FUNCTIONS, KEYWORDS, tokenize
+from lokipy.logql._lexer import FUNCTIONS, KEYWORDS, Tok, tokenize
+from lokipy.logql._pretty import prettify
+from lokipy.logql.ast import BinaryLabelFilter as _BLF
 from lokipy.logql.ast import (
     BytesLabelFilter,
     Decolorize,
@@ -53,7 +54,6 @@ from lokipy.logql.ast import (
     VectorExpr,
     VectorMatching,
 )
-from lokipy.logql.ast import BinaryLabelFilter as _BLF
 from lokipy.logql.ast import NumericLabelFilter as _NLF
 from lokipy.logql.units import parse_go_float
 from lokipy.model.errors import InvalidInput, LogQLParseError
@@ -64,8 +64,8 @@ MAX_INPUT_SIZE = 5120  # bytes, Loki's maxInputSize
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
 
-class _TokenList(Lexer):
-    """Lark lexer shim: the input handed to ``parse`` is already a list of tokens."""
+class _NoLexer(Lexer):
+    """Lark wants a lexer; tokens come from :mod:`._lexer` and are fed by :func:`_drive`."""
 
     def __init__(self, lexer_conf: Any) -> None:
         pass
@@ -85,17 +85,17 @@ class _Group:
 class _Args:
     __slots__ = ("param", "expr", "close")
 
-    def __init__(self, param: str | None, expr: Any, close: Token) -> None:
+    def __init__(self, param: str | None, expr: Any, close: Tok) -> None:
         self.param = param
         self.expr = expr
         self.close = close
 
 
-def _syntax_error_at(tok: Token) -> LogQLParseError:
+def _syntax_error_at(tok: Tok) -> LogQLParseError:
     return LogQLParseError(f"syntax error: unexpected {display_name(tok)}", tok.line, tok.column)
 
 
-def _metric(expr: Any, close: Token) -> SampleExpr:
+def _metric(expr: Any, close: Tok) -> SampleExpr:
     """Loki's grammar only takes a metric expression here; a log query is a syntax error."""
     if not isinstance(expr, SampleExpr):
         raise _syntax_error_at(close)
@@ -106,7 +106,7 @@ def _matcher(name: str, op: str, value: str) -> LabelMatcher:
     try:
         return LabelMatcher(name, MatchType(op), value)
     except InvalidInput as err:
-        raise _checks.fail(str(err)) from None
+        raise _checks.fail(_checks.go_regex_error(value) or str(err)) from None
 
 
 def _number(text: str, negative: bool = False, what: str = "literal") -> float:
@@ -136,7 +136,7 @@ class _Build(Transformer):  # type: ignore[type-arg]
         return _checks.binary_op(c[1].value, c[0], c[3], return_bool, matching)
 
     def bin_mod(self, c: list[Any]) -> tuple[bool, VectorMatching | None]:
-        return_bool = bool(c) and isinstance(c[0], Token)
+        return_bool = bool(c) and isinstance(c[0], Tok)
         matching = c[-1] if c and isinstance(c[-1], VectorMatching) else None
         return return_bool, matching
 
@@ -158,15 +158,16 @@ class _Build(Transformer):  # type: ignore[type-arg]
         head: tuple[str, ...] = c[0] if isinstance(c[0], tuple) else (c[0].value,)
         return head + (c[2].value,) if len(c) == 3 else head
 
-    def literal(self, c: list[Token]) -> NumberLiteral:
+    def literal(self, c: list[Tok]) -> NumberLiteral:
         return NumberLiteral(_number(c[-1].value, c[0].type == "SUB"))
 
-    def vector_expr(self, c: list[Token]) -> VectorExpr:
+    def vector_expr(self, c: list[Tok]) -> VectorExpr:
         return VectorExpr(_number(c[2].value, what="vectorExpr"))
 
     def label_replace(self, c: list[Any]) -> LabelReplace:
         expr = _metric(c[2], c[3])
-        dst, replacement, src, regex = (t.value for t in c if isinstance(t, Token) and t.type == "STRING")
+        strings = [t.value for t in c if isinstance(t, Tok) and t.type == "STRING"]
+        dst, replacement, src, regex = strings
         _checks.check_label_replace_regex(regex)
         return LabelReplace(expr, dst, replacement, src, regex)
 
@@ -174,7 +175,7 @@ class _Build(Transformer):  # type: ignore[type-arg]
 
     def range_agg(self, c: list[Any]) -> RangeAggregation:
         op = c[0].value
-        param_text = c[2].value if isinstance(c[2], Token) and c[2].type == "NUMBER" else None
+        param_text = c[2].value if isinstance(c[2], Tok) and c[2].type == "NUMBER" else None
         log_range = next(x for x in c if isinstance(x, LogRange))
         grouping = c[-1] if isinstance(c[-1], Grouping) else None
         param = _checks.range_param(op, param_text)
@@ -213,14 +214,14 @@ class _Build(Transformer):  # type: ignore[type-arg]
                 pipeline = x
             elif isinstance(x, Unwrap):
                 unwrap = x
-            elif isinstance(x, Token) and x.type == "RANGE":
+            elif isinstance(x, Tok) and x.type == "RANGE":
                 range_ns = x.value  # type: ignore[assignment]
             elif isinstance(x, int):
                 offset_ns = x
         assert selector is not None
         return LogRange(LogQuery(selector, pipeline), range_ns, offset_ns, unwrap)
 
-    def offset(self, c: list[Token]) -> int:
+    def offset(self, c: list[Tok]) -> int:
         return c[1].value  # type: ignore[return-value]
 
     def unwrap(self, c: list[Any]) -> Unwrap:
@@ -242,7 +243,7 @@ class _Build(Transformer):  # type: ignore[type-arg]
     def matchers(self, c: list[Any]) -> tuple[LabelMatcher, ...]:
         return c[0] + (c[2],) if len(c) == 3 else (c[0],)
 
-    def matcher(self, c: list[Token]) -> LabelMatcher:
+    def matcher(self, c: list[Tok]) -> LabelMatcher:
         return _matcher(c[0].value, c[1].value, c[2].value)
 
     def pipeline(self, c: list[Any]) -> tuple[Any, ...]:
@@ -258,10 +259,10 @@ class _Build(Transformer):  # type: ignore[type-arg]
             return [LineFilter(op, t.value, t.ip) for t in terms]
         return LineFilter(op, terms[0].value, terms[0].ip, tuple(terms[1:]))
 
-    def line_filter_op(self, c: list[Token]) -> str:
+    def line_filter_op(self, c: list[Tok]) -> str:
         return c[0].value
 
-    def line_filter_term(self, c: list[Token]) -> LineFilterOr:
+    def line_filter_term(self, c: list[Tok]) -> LineFilterOr:
         if c[0].type == "IP":
             return LineFilterOr(c[2].value, True)
         return LineFilterOr(c[0].value)
@@ -270,47 +271,47 @@ class _Build(Transformer):  # type: ignore[type-arg]
         return JSONParser(c[2] if len(c) > 2 else ())
 
     def logfmt_parser(self, c: list[Any]) -> LogfmtParser:
-        flags = {t.value for t in c if isinstance(t, Token) and t.type == "PARSER_FLAG"}
+        flags = {t.value for t in c if isinstance(t, Tok) and t.type == "PARSER_FLAG"}
         params = c[-1] if isinstance(c[-1], tuple) else ()
         return LogfmtParser(params, "--strict" in flags, "--keep-empty" in flags)
 
     def extractions(self, c: list[Any]) -> tuple[LabelExtraction, ...]:
         return c[0] + (c[2],) if len(c) == 3 else (c[0],)
 
-    def extraction(self, c: list[Token]) -> LabelExtraction:
+    def extraction(self, c: list[Tok]) -> LabelExtraction:
         return LabelExtraction(c[0].value, c[2].value if len(c) == 3 else c[0].value)
 
-    def regexp_parser(self, c: list[Token]) -> RegexpParser:
+    def regexp_parser(self, c: list[Tok]) -> RegexpParser:
         _checks.check_regexp_parser(c[2].value)
         return RegexpParser(c[2].value)
 
-    def pattern_parser(self, c: list[Token]) -> PatternParser:
+    def pattern_parser(self, c: list[Tok]) -> PatternParser:
         _checks.check_pattern_parser(c[2].value)
         return PatternParser(c[2].value)
 
-    def unpack_parser(self, c: list[Token]) -> UnpackParser:
+    def unpack_parser(self, c: list[Tok]) -> UnpackParser:
         return UnpackParser()
 
-    def line_format(self, c: list[Token]) -> LineFormat:
+    def line_format(self, c: list[Tok]) -> LineFormat:
         return LineFormat(c[2].value)
 
-    def decolorize(self, c: list[Token]) -> Decolorize:
+    def decolorize(self, c: list[Tok]) -> Decolorize:
         return Decolorize()
 
     def label_format(self, c: list[Any]) -> LabelFormat:
         return LabelFormat(tuple(x for x in c if isinstance(x, LabelFormatOp)))
 
-    def label_format_op(self, c: list[Token]) -> LabelFormatOp:
+    def label_format_op(self, c: list[Tok]) -> LabelFormatOp:
         return LabelFormatOp(c[0].value, c[2].value, c[2].type == "IDENTIFIER")
 
     def drop(self, c: list[Any]) -> Drop:
-        return Drop(tuple(x for x in c if not isinstance(x, Token)))
+        return Drop(tuple(x for x in c if not isinstance(x, Tok)))
 
     def keep(self, c: list[Any]) -> Keep:
-        return Keep(tuple(x for x in c if not isinstance(x, Token)))
+        return Keep(tuple(x for x in c if not isinstance(x, Tok)))
 
     def named_matcher(self, c: list[Any]) -> str | LabelMatcher:
-        return c[0].value if isinstance(c[0], Token) else c[0]
+        return c[0].value if isinstance(c[0], Tok) else c[0]
 
     def label_filter_stage(self, c: list[Any]) -> LabelFilter:
         return LabelFilter(c[1])
@@ -329,7 +330,7 @@ class _Build(Transformer):  # type: ignore[type-arg]
     def lf_string(self, c: list[Any]) -> StringLabelFilter:
         return StringLabelFilter(c[0])
 
-    def lf_ip(self, c: list[Token]) -> IPLabelFilter:
+    def lf_ip(self, c: list[Tok]) -> IPLabelFilter:
         return IPLabelFilter(c[0].value, c[1].value, c[4].value)
 
     def lf_duration(self, c: list[Any]) -> DurationLabelFilter:
@@ -341,30 +342,101 @@ class _Build(Transformer):  # type: ignore[type-arg]
     def lf_number(self, c: list[Any]) -> _NLF:
         return _NLF(c[0].value, c[1], c[2].value)
 
-    def filter_cmp(self, c: list[Token]) -> str:
+    def filter_cmp(self, c: list[Tok]) -> str:
         return _CMP[c[0].value]
 
 
 # --- the parser object, built once ------------------------------------------------------
 
+
+class _Tables:
+    """Lark's LALR table flattened for a tight driver loop.
+
+    Per state: terminal or rule name -> next state (shift/goto, an int) or
+    ``(rhs size, callback, rule name)`` (reduce). Lark's own ``feed_token`` pays for
+    generic checks on every token; this loop is what keeps short queries well under 1 ms.
+    """
+
+    def __init__(self, lark: Lark) -> None:
+        inner = lark.parser.parser.parser  # lark's _Parser: parse_table + callbacks
+        table = inner.parse_table
+        callbacks = inner.callbacks
+        self.table = table
+        self.start: int = table.start_states["start"]
+        self.end: int = table.end_states["start"]
+        self.actions: dict[int, dict[str, Any]] = {}
+        for state, acts in table.states.items():
+            row: dict[str, Any] = {}
+            for term, (action, arg) in acts.items():
+                if action is Shift:
+                    row[term] = arg
+                elif arg.options.expand1 and len(arg.expansion) == 1:
+                    row[term] = (1, None, arg.origin.name)  # `?rule` with one child: pass it on
+                else:
+                    row[term] = (len(arg.expansion), callbacks[arg], arg.origin.name)
+            self.actions[state] = row
+
+
 _lock = threading.Lock()
-_parser: Lark | None = None
+_tables: _Tables | None = None
 
 
-def _get_parser() -> Lark:
-    global _parser
-    if _parser is None:
+def _get_tables() -> _Tables:
+    global _tables
+    if _tables is None:
         with _lock:
-            if _parser is None:
-                _parser = Lark(
+            if _tables is None:
+                lark = Lark(
                     _GRAMMAR.read_text(encoding="utf-8"),
                     parser="lalr",
-                    lexer=_TokenList,
+                    lexer=_NoLexer,
                     transformer=_Build(),
                     cache=True,
                     maybe_placeholders=False,
                 )
-    return _parser
+                _tables = _Tables(lark)
+    return _tables
+
+
+class _Unexpected(Exception):
+    def __init__(self, stack: list[int], tok: Tok) -> None:
+        self.stack = stack
+        self.tok = tok
+
+
+def _drive(tables: _Tables, tokens: list[Tok], end: Tok) -> Any:
+    """The LALR(1) loop: shift tokens, reduce through the AST-building callbacks."""
+    actions = tables.actions
+    end_state = tables.end
+    stack = [tables.start]
+    values: list[Any] = []
+    tokens.append(end)
+    for tok in tokens:
+        kind = tok.type
+        while True:
+            act = actions[stack[-1]].get(kind)
+            if act is None:
+                raise _Unexpected(stack, tok)
+            if act.__class__ is int:
+                stack.append(act)
+                values.append(tok)
+                break
+            size, callback, name = act
+            if callback is None:  # pass-through reduction: only the state changes
+                del stack[-1]
+                stack.append(actions[stack[-1]][name])
+                continue
+            if size:
+                args = values[-size:]
+                del stack[-size:]
+                del values[-size:]
+            else:
+                args = []
+            stack.append(actions[stack[-1]][name])
+            values.append(callback(args))
+            if kind == "$END" and stack[-1] == end_state:
+                return values[-1]
+    raise AssertionError("unreachable: $END always reduces to the start rule")
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -386,17 +458,16 @@ _DISPLAY.update({"$END": "$end", "LABEL_REPLACE": "label_replace", "IP": "ip"})
 _GROUP_SIZES = {"RANGE_OP": 15, "VECTOR_OP": 12, "CONV_OP": 3}
 
 
-def display_name(tok: Token) -> str:
+def display_name(tok: Tok) -> str:
     """How goyacc names a token in ``unexpected X``: Loki's spelling or its token name."""
     if tok.type in ("RANGE_OP", "VECTOR_OP", "CONV_OP"):
         return FUNCTIONS[tok.value][1]
     return _DISPLAY.get(tok.type, tok.type)
 
 
-def _expected(err: UnexpectedToken) -> list[str]:
+def _expected(table: Any, stack: list[int]) -> list[str]:
     """Shiftable tokens after goyacc-style default reductions; empty when more than four."""
-    table = err.state.parse_conf.parse_table  # type: ignore[union-attr]
-    stack = list(err.state.state_stack)  # type: ignore[union-attr]
+    stack = list(stack)
     for _ in range(64):
         actions = table.states[stack[-1]]
         reduces: dict[Any, int] = {}
@@ -423,20 +494,36 @@ def _expected(err: UnexpectedToken) -> list[str]:
     return [_DISPLAY.get(t, t) for t in names]
 
 
-def _syntax_error(err: UnexpectedToken, end_line: int, end_col: int) -> LogQLParseError:
-    tok = err.token
-    if tok.type == "$END":
-        line, col, shown = end_line, end_col, "$end"
-    else:
-        line, col, shown = tok.line or 0, tok.column or 0, display_name(tok)
-    msg = f"syntax error: unexpected {shown}"
-    expected = _expected(err)
+def _syntax_error(table: Any, err: _Unexpected) -> LogQLParseError:
+    tok = err.tok
+    msg = f"syntax error: unexpected {display_name(tok)}"
+    expected = _expected(table, err.stack)
     if expected:
         msg += ", expecting " + " or ".join(expected)
-    return LogQLParseError(msg, line, col)
+    return LogQLParseError(msg, tok.line, tok.column)
 
 
 # --- public API -------------------------------------------------------------------------
+
+
+def _parse(text: str) -> Any:
+    lexed = tokenize(text)
+    lex_error = lexed.error
+    tables = _get_tables()
+    end = Tok("$END", "", lexed.end_line, lexed.end_col)
+    try:
+        expr = _drive(tables, lexed.tokens, end)
+    except _Unexpected as err:
+        if lex_error is not None:  # the lexer failed first (at or before this token)
+            raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col) from None
+        raise _syntax_error(tables.table, err) from None
+    except LogQLParseError:
+        if lex_error is not None:
+            raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col) from None
+        raise
+    if lex_error is not None:
+        raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col)
+    return expr
 
 
 def parse(text: str) -> Expr:
@@ -447,23 +534,8 @@ def parse(text: str) -> Expr:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size >= MAX_INPUT_SIZE:
         raise LogQLParseError(f"input size too long ({size} > {MAX_INPUT_SIZE})", 0, 0, text)
-    lexed = tokenize(text)
-    lex_error = lexed.error
-    parser = _get_parser()
     try:
-        expr = parser.parse(lexed.tokens)  # type: ignore[arg-type]
-    except UnexpectedToken as err:
-        if lex_error is not None:  # the lexer failed first (at or before this token)
-            raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col, text) from None
-        raise _syntax_error(err, lexed.end_line, lexed.end_col) from None
-    except LogQLParseError as err:
-        if lex_error is not None and lex_error.index < len(lexed.tokens):
-            raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col, text) from None
-        err.query = text
-        raise
-    if lex_error is not None:
-        raise LogQLParseError(lex_error.msg, lex_error.line, lex_error.col, text)
-    try:
+        expr = _parse(text)
         _checks.validate(expr)
     except LogQLParseError as err:
         err.query = text
@@ -472,5 +544,6 @@ def parse(text: str) -> Expr:
 
 
 def format_query(text: str) -> str:
-    """Loki's ``/loki/api/v1/format_query``: the query re-printed canonically."""
-    return str(parse(text))
+    """Loki's ``/loki/api/v1/format_query``: the query parsed, validated and re-printed by
+    Loki's formatter (one line up to 100 characters, split and indented beyond)."""
+    return prettify(parse(text))

@@ -3,27 +3,24 @@
 Everything here takes plain values (strings, lists of pairs, operators as strings), so the
 evaluator maps AST nodes to constructors one to one:
 
-==========================================  ==================================================
-query text                                  constructor
-==========================================  ==================================================
-``|= "a"`` ``!~ "re"`` ``|> "p <_>"``       ``line_filter(op, value)``
-``|= "a" or ip("1.2.3.4")``                 ``line_filter_or(op, [("a", False), ("1.2.3.4", True)])``
-``| json`` / ``| json a="b.c"``             ``JSONParser()`` / ``JSONExpressionParser([("a", "b.c")])``
-``| logfmt --strict --keep-empty``          ``LogfmtParser(strict, keep_empty)``
-``| logfmt --strict a, b="c"``              ``LogfmtExpressionParser([("a", "a"), ("b", "c")], strict)``
-``| regexp "re"`` / ``| pattern "p"``       ``RegexpParser(re)`` / ``PatternParser(p)``
-``| unpack``                                ``UnpackParser()``
-``| a="x"`` ``| a=~"re"``                   ``StringLabelFilter(name, op, value)``
-``| a > 1.5``                               ``NumericLabelFilter(name, op, 1.5)``
-``| a > 10s``                               ``DurationLabelFilter(name, op, parse_duration_literal("10s"))``
-``| a > 1KB``                               ``BytesLabelFilter(name, op, parse_bytes_literal("1KB"))``
-``| a = ip("10.0.0.0/8")``                  ``IPLabelFilter(name, "=", pattern)``
-``and`` / ``or`` (also ``,`` and space)     ``AndLabelFilter(l, r)`` / ``OrLabelFilter(l, r)``
-``| line_format "t"``                       ``LineFormatter(t)``
-``| label_format a=b, c="{{.d}}"``          ``LabelsFormatter([("a", "b", False), ("c", "{{.d}}", True)])``
-``| drop a, b="v"`` / ``| keep ...``        ``DropLabels([("a", None, None), ("b", "=", "v")])`` / ``KeepLabels``
-``| decolorize``                            ``Decolorize()``
-==========================================  ==================================================
+* ``|= "a"``, ``!~ "re"``, ``|> "p <_>"`` → ``line_filter(op, value)``;
+  ``|= "a" or ip("1.2.3.4")`` → ``line_filter_or(op, [("a", False), ("1.2.3.4", True)])``
+* ``| json`` → ``JSONParser()``; ``| json a="b.c"`` → ``JSONExpressionParser([("a", "b.c")])``
+* ``| logfmt --strict --keep-empty`` → ``LogfmtParser(strict, keep_empty)``;
+  ``| logfmt --strict a, b="c"`` → ``LogfmtExpressionParser([("a", "a"), ("b", "c")], strict)``
+* ``| regexp "re"`` → ``RegexpParser(re)``; ``| pattern "p"`` → ``PatternParser(p)``;
+  ``| unpack`` → ``UnpackParser()``
+* ``| a="x"``, ``| a=~"re"`` → ``StringLabelFilter(name, op, value)``;
+  ``| a > 1.5`` → ``NumericLabelFilter(name, op, 1.5)``;
+  ``| a > 10s`` → ``DurationLabelFilter(name, op, parse_duration_literal("10s"))``;
+  ``| a > 1KB`` → ``BytesLabelFilter(name, op, parse_bytes_literal("1KB"))``;
+  ``| a = ip("10.0.0.0/8")`` → ``IPLabelFilter(name, "=", pattern)``;
+  ``and`` (also ``,`` and a space) / ``or`` → ``AndLabelFilter(l, r)`` / ``OrLabelFilter(l, r)``
+* ``| line_format "t"`` → ``LineFormatter(t)``;
+  ``| label_format a=b, c="{{.d}}"`` →
+  ``LabelsFormatter([("a", "b", False), ("c", "{{.d}}", True)])``
+* ``| drop a, b="v"`` → ``DropLabels([("a", None, None), ("b", "=", "v")])``; ``KeepLabels`` alike
+* ``| decolorize`` → ``Decolorize()``
 
 ``Pipeline(stages).for_stream(labels)`` then runs them; see :mod:`.pipeline`.
 """

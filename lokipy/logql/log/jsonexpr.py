@@ -14,46 +14,71 @@ from lokipy.logql.log.sanitize import decode_value
 
 JSONPath = tuple[str | int, ...]
 
-_FIELD = re.compile(r"[A-Za-z0-9_\-$@:]+")
-_INDEX = re.compile(r"\[\s*(\d+)\s*\]")
-_KEY = re.compile(r'\[\s*"((?:[^"\\]|\\.)*)"\s*\]')
+_TOKENS = re.compile(
+    r"""(?P<ws>\s+)|(?P<DOT>\.)|(?P<LSB>\[)|(?P<RSB>\])
+    |(?P<STRING>"(?:[^"\\]|\\.)*")|(?P<INDEX>\d+(?![\w\-$@]))|(?P<FIELD>[\w\-$@]+)""",
+    re.VERBOSE,
+)
+
+
+def _tokens(expr: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(expr):
+        m = _TOKENS.match(expr, pos)
+        if m is None:
+            raise ValueError(f"syntax error: unexpected {expr[pos]!r}")
+        if m.lastgroup != "ws":
+            kind = m.lastgroup or ""
+            if kind == "INDEX" and (not out or out[-1][0] != "LSB"):
+                kind = "FIELD"
+            out.append((kind, m.group()))
+        pos = m.end()
+    out.append(("$end", ""))
+    return out
+
+
+def _unexpected(tok: str, expecting: str = "") -> ValueError:
+    return ValueError(
+        f"syntax error: unexpected {tok}" + (f", expecting {expecting}" if expecting else "")
+    )
 
 
 def parse_json_path(expr: str) -> JSONPath:
-    """Parse a path; raise ValueError with a syntax-error message."""
+    """Parse a path; raise ValueError with goyacc-style messages (as Loki's grammar words them)."""
+    toks = _tokens(expr)
     steps: list[str | int] = []
-    pos = 0
-    n = len(expr)
-    if n == 0:
-        raise ValueError("syntax error: unexpected end of input")
-    while pos < n:
-        c = expr[pos]
-        if c == "." and steps:
-            m = _FIELD.match(expr, pos + 1)
-            if m is None:
-                raise ValueError(f"syntax error: unexpected character at {pos + 1}")
-            steps.append(m.group())
-            pos = m.end()
-        elif c == "[":
-            m = _INDEX.match(expr, pos)
-            if m is not None:
-                steps.append(int(m.group(1)))
-                pos = m.end()
-                continue
-            m = _KEY.match(expr, pos)
-            if m is None:
-                raise ValueError(f"syntax error: unexpected character at {pos}")
-            steps.append(m.group(1).replace('\\"', '"').replace("\\\\", "\\"))
-            pos = m.end()
-        elif not steps:
-            m = _FIELD.match(expr, pos)
-            if m is None:
-                raise ValueError(f"syntax error: unexpected character at {pos}")
-            steps.append(m.group())
-            pos = m.end()
+    i = 0
+    kind, text = toks[0]
+    if kind == "FIELD":
+        steps.append(text)
+        i = 1
+    elif kind != "LSB":
+        raise _unexpected(kind, "LSB or FIELD")
+    while True:
+        kind, text = toks[i]
+        if kind == "$end" and steps:
+            return tuple(steps)
+        if kind == "DOT" and steps:
+            nk, nt = toks[i + 1]
+            if nk != "FIELD":
+                raise _unexpected(nk, "FIELD")
+            steps.append(nt)
+            i += 2
+        elif kind == "LSB":
+            nk, nt = toks[i + 1]
+            if nk == "STRING":
+                steps.append(nt[1:-1].replace('\\"', '"').replace("\\\\", "\\"))
+            elif nk == "INDEX":
+                steps.append(int(nt))
+            else:
+                raise _unexpected(nk, "STRING or INDEX")
+            ck = toks[i + 2][0]
+            if ck != "RSB":
+                raise _unexpected(ck, "RSB")
+            i += 3
         else:
-            raise ValueError(f"syntax error: unexpected character at {pos}")
-    return tuple(steps)
+            raise _unexpected(kind)
 
 
 class _Found(Exception):

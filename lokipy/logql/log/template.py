@@ -135,7 +135,11 @@ class _Parser:
                 return items
             text = src[pos:start]
             inner_start = start + 2
-            if src.startswith("{{- ", start) or src.startswith("{{-\t", start) or src.startswith("{{-\n", start):
+            if (
+                src.startswith("{{- ", start)
+                or src.startswith("{{-\t", start)
+                or src.startswith("{{-\n", start)
+            ):
                 text = text.rstrip(" \t\r\n")
                 inner_start = start + 3
             items.append(("text", text, pos))
@@ -242,7 +246,12 @@ class _Parser:
                 j += 2
                 continue
             break
-        if names and j + 1 < len(words) and words[j + 1].kind in ("decl", "punct") and words[j + 1].text in (":=", "="):
+        if (
+            names
+            and j + 1 < len(words)
+            and words[j + 1].kind in ("decl", "punct")
+            and words[j + 1].text in (":=", "=")
+        ):
             if len(names) > (2 if allow_two else 1):
                 raise self.error(pos, "too many declarations in command")
             assign = words[j + 1].text == "="
@@ -250,7 +259,7 @@ class _Parser:
             if not assign:
                 self.vars[-1].extend(names)
             elif names[0] not in self.vars[-1]:
-                raise self.error(pos, f"undefined variable \"{names[0]}\"")
+                raise self.error(pos, f'undefined variable "{names[0]}"')
             words = words[j + 2 :]
         cmds = self._cmds(words, pos)
         if not cmds:
@@ -393,13 +402,7 @@ class Template:
         self.funcs = dict(funcs)
         self.root = _Parser(src, name, self.funcs).parse()
         # The common case "{{.a}} text {{.b}}" skips the interpreter.
-        self._simple = all(
-            n.kind == "text"
-            or (n.kind == "action" and n.pipe is not None and not n.pipe.decl
-                and len(n.pipe.cmds) == 1 and len(n.pipe.cmds[0].args) == 1
-                and n.pipe.cmds[0].args[0].kind == "field" and len(n.pipe.cmds[0].args[0].fields) == 1)
-            for n in self.root
-        )  # fmt: skip
+        self._simple = all(n.kind == "text" or _plain_field(n) for n in self.root)
 
     def execute(self, data: Mapping[str, Any], funcs: Mapping[str, Func] | None = None) -> str:
         if self._simple:
@@ -418,6 +421,14 @@ class Template:
         return "".join(out)
 
 
+def _plain_field(n: Node) -> bool:
+    """``{{.name}}`` alone: no functions, variables or nested fields."""
+    if n.kind != "action" or n.pipe is None or n.pipe.decl or len(n.pipe.cmds) != 1:
+        return False
+    args = n.pipe.cmds[0].args
+    return len(args) == 1 and args[0].kind == "field" and len(args[0].fields) == 1
+
+
 class _Exec:
     def __init__(self, tmpl: Template, data: Any, funcs: dict[str, Func]) -> None:
         self.tmpl = tmpl
@@ -434,7 +445,9 @@ class _Exec:
             f'template: {self.tmpl.name}:{line}:{col}: executing "{self.tmpl.name}"{where}: {msg}'
         )
 
-    def walk(self, nodes: list[Node], dot: Any, scope: list[dict[str, Any]], out: list[str]) -> None:
+    def walk(
+        self, nodes: list[Node], dot: Any, scope: list[dict[str, Any]], out: list[str]
+    ) -> None:
         for n in nodes:
             kind = n.kind
             if kind == "text":
@@ -510,7 +523,9 @@ class _Exec:
                 scope[0][pipe.decl[0]] = value
         return value
 
-    def command(self, cmd: Command, dot: Any, scope: list[dict[str, Any]], final: Any, pipe: Pipe) -> Any:
+    def command(
+        self, cmd: Command, dot: Any, scope: list[dict[str, Any]], final: Any, pipe: Pipe
+    ) -> Any:
         first = cmd.args[0]
         if first.kind == "ident":
             fn = self.funcs[first.value]

@@ -26,7 +26,14 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from lokipy.logql.log.gofmt import ZERO_TIME_NS, GoTime, format_layout, parse_layout, sprint, sprintf
+from lokipy.logql.log.gofmt import (
+    ZERO_TIME_NS,
+    GoTime,
+    format_layout,
+    parse_layout,
+    sprint,
+    sprintf,
+)
 from lokipy.logql.log.template import JSONObject, go_type, truth
 from lokipy.logql.log.units import ConversionError, parse_bytes, parse_duration, parse_float
 from lokipy.model.regex import compile_regex

@@ -153,9 +153,7 @@ def test_parser_stage_cases_match_loki() -> None:
                 res = sp.process(int(entry[0]), entry[1].encode(), md)
                 assert res is not None
                 got.append((dict(res[1]), res[0].decode()))
-        want = [
-            (s["labels"], e[1]) for s in case["expected"]["streams"] for e in s["entries"]
-        ]
+        want = [(s["labels"], e[1]) for s in case["expected"]["streams"] for e in s["entries"]]
         if got != want:
             failures.append((case["id"], got, want))
     passed = len(cases) - len(failures)
