@@ -284,12 +284,16 @@ class MetricEvaluator:
         if unwrap is not None:
             convert = CONVERSIONS[unwrap.conversion]
             post = compile_label_filters(unwrap.post_filters)
+        # A querier may offer ``select_timestamps`` (same arguments, batches whose lines are
+        # left out: empty ``data``, zero-length offsets, metadata kept). count/rate over a bare
+        # selector need nothing else, so the store can skip decompressing lines.
+        select = self.querier.select_batches
+        if pipeline.empty and not need_values:
+            select = getattr(self.querier, "select_timestamps", select)
         for stream in streams:
             proc = pipeline.for_stream(stream)
             touched: set[int] = set()
-            for batch in self.querier.select_batches(
-                self.tenant, stream, start, end, Direction.FORWARD
-            ):
+            for batch in select(self.tenant, stream, start, end, Direction.FORWARD):
                 n = len(batch)
                 offsets = batch.offsets
                 stats.add_batch(batch)

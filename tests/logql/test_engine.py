@@ -12,6 +12,7 @@ from lokipy.logql import ast
 from lokipy.logql.engine import Engine, QueryLimits
 from lokipy.logql.evaluator import PipelineError
 from lokipy.logql.results import Matrix, Scalar, Streams, Vector, make_labels
+from lokipy.model.entry import EntryBatch
 from lokipy.model.errors import InvalidInput
 from lokipy.model.matchers import eq
 from lokipy.model.querier import Direction
@@ -243,3 +244,33 @@ def test_series_mixing_fast_and_slow_batches_stays_aligned() -> None:
     first = ast.RangeAggregation("bytes_over_time", ast.LogRange(sel(app="x"), 10 * S))
     res = engine.query_instant("fake", first, 5 * S)
     assert sorted(s.value for s in res.value.samples) == [1.0, 3.0]  # type: ignore[union-attr]
+
+
+class _TimestampsOnly(MemoryQuerier):
+    """A querier whose timestamps-only path hands out batches without line bytes."""
+
+    def __init__(self) -> None:
+        super().__init__(batch_size=2)
+        self.calls = 0
+
+    def select_timestamps(self, tenant, labels, start, end, direction=Direction.FORWARD):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        for batch in self.select_batches(tenant, labels, start, end, direction):
+            yield EntryBatch(batch.timestamps, b"", [0] * (len(batch) + 1), batch.metadata)
+
+
+def test_bare_selector_counts_use_the_timestamps_only_path() -> None:
+    q = _TimestampsOnly()
+    q.push({"app": "t"}, [(1 * S, "a"), (2 * S, "b", {"k": "v"}), (3 * S, "c")])
+    engine = Engine(q)
+    res = engine.query_instant("fake", count(sel(app="t"), 10 * S), 5 * S)
+    assert q.calls == 1
+    assert sorted((str(s.labels), s.value) for s in res.value.samples) == [  # type: ignore[union-attr]
+        ('{app="t", k="v"}', 1.0),
+        ('{app="t"}', 2.0),
+    ]
+    # bytes_over_time needs line lengths: the full path.
+    engine.query_instant(
+        "fake", ast.RangeAggregation("bytes_over_time", ast.LogRange(sel(app="t"), 10 * S)), 5 * S
+    )
+    assert q.calls == 1
