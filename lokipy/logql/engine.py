@@ -238,18 +238,23 @@ class Engine:
     ) -> tuple[Streams, ScanStats]:
         scan = ScanStats()
         pipeline = compile_pipeline(expr.pipeline)
-        streams = self.querier.select_streams(tenant, expr.matchers, start, end)
+        # Streams in label-string order: their index breaks timestamp ties in the merge.
+        streams = sorted(self.querier.select_streams(tenant, expr.matchers, start, end), key=str)
         scan.streams = len(streams)
+        direction = Direction(str(direction).lower())  # accepts "BACKWARD", "forward" too
         backward = direction is Direction.BACKWARD
+        sign = -1 if backward else 1
+        # Entries are (sign * ts, stream index, seq, line, labels, categories): plain tuple
+        # order is the merge order, so heapq.merge needs no key function.
         per_stream: list[list[tuple[Any, ...]]] = []
         cap = limit if interval == 0 else None  # a sampler may skip entries: read them all
-        for stream in streams:
+        for si, stream in enumerate(streams):
             proc = pipeline.for_stream(stream)
-            stream_key = str(stream)
             got: list[tuple[Any, ...]] = []
             for batch in self.querier.select_batches(tenant, stream, start, end, direction):
                 scan.add_batch(batch)
                 ts = batch.timestamps
+                seq = len(got)
                 if not pipeline.stages and batch.metadata is None:
                     # Line filters at most: labels are the stream's, and only the lines
                     # that will be returned are sliced out of the block.
@@ -262,32 +267,30 @@ class Engine:
                     data, off = batch.data, batch.offsets
                     pairs = stream.pairs
                     got.extend(
-                        (ts[i], stream_key, data[off[i] : off[i + 1]], pairs, None) for i in kept
+                        (sign * ts[i], si, seq + k, data[off[i] : off[i + 1]], pairs, None)
+                        for k, i in enumerate(kept)
                     )
-                    if cap is not None and len(got) >= cap:
-                        break
-                    continue
-                found = [
-                    (ts[i], stream_key, line, builder.labels(), _categories(builder))
-                    for i, line, builder in proc.process(batch)
-                ]
-                scan.post_filter_lines += len(found)
-                if backward:
-                    found.reverse()
-                got.extend(found)
+                else:
+                    found = [
+                        (ts[i], line, builder.labels(), _categories(builder))
+                        for i, line, builder in proc.process(batch)
+                    ]
+                    scan.post_filter_lines += len(found)
+                    if backward:
+                        found.reverse()
+                    got.extend(
+                        (sign * t, si, seq + k, line, pairs, cats)
+                        for k, (t, line, pairs, cats) in enumerate(found)
+                    )
                 if cap is not None and len(got) >= cap:
                     del got[cap:]
                     break
             if got:
-                per_stream.append([(e, stream) for e in got])  # type: ignore[misc]
-        if backward:
-            merged = merge(*per_stream, key=lambda x: (-x[0][0], x[0][1]))
-        else:
-            merged = merge(*per_stream, key=lambda x: (x[0][0], x[0][1]))
-        picked: list[tuple[tuple[Any, ...], Labels]] = []
+                per_stream.append(got)
+        picked: list[tuple[Any, ...]] = []
         last: int | None = None
-        for item in merged:
-            t = item[0][0]
+        for item in merge(*per_stream):
+            t = item[0] * sign
             if interval and last is not None:
                 if backward and t > last - interval:
                     continue
@@ -297,7 +300,7 @@ class Engine:
             last = t
             if len(picked) >= limit:
                 break
-        return _group_streams(picked, forward=not backward), scan
+        return _group_streams(picked, streams, sign), scan
 
 
 def _categories(builder: LabelsBuilder) -> EntryLabels | None:
@@ -320,19 +323,19 @@ def _categories(builder: LabelsBuilder) -> EntryLabels | None:
 _NO_CATEGORIES = EntryLabels()
 
 
-def _group_streams(picked: list[tuple[tuple[Any, ...], Labels]], *, forward: bool) -> Streams:
+def _group_streams(picked: list[tuple[Any, ...]], streams: list[Labels], sign: int) -> Streams:
     groups: dict[tuple[tuple[str, str], ...], tuple[Labels, list[Any], list[EntryLabels]]] = {}
-    for (t, _, line, pairs, cats), stream in picked:
+    for signed_ts, si, _, line, pairs, cats in picked:
         group = groups.get(pairs)
         if group is None:
-            group = groups[pairs] = (stream, [], [])
-        group[1].append((t, line.decode("utf-8", "replace")))
+            group = groups[pairs] = (streams[si], [], [])
+        group[1].append((signed_ts * sign, line.decode("utf-8", "replace")))
         group[2].append(cats or _NO_CATEGORIES)
     out = []
     for pairs, (stream, entries, cats) in groups.items():
         out.append(Stream(make_labels(pairs), tuple(entries), stream, tuple(cats)))
     out.sort(key=lambda s: str(s.labels))
-    return Streams(tuple(out), forward)
+    return Streams(tuple(out), sign > 0)
 
 
 def _is_sort(expr: ast.Expr) -> bool:

@@ -274,3 +274,8 @@ def test_bare_selector_counts_use_the_timestamps_only_path() -> None:
         "fake", ast.RangeAggregation("bytes_over_time", ast.LogRange(sel(app="t"), 10 * S)), 5 * S
     )
     assert q.calls == 1
+
+
+def test_direction_accepts_strings(engine: Engine) -> None:
+    res = engine.query_range("fake", sel(app="a"), 0, 100 * S, 0, limit=2, direction="FORWARD")  # type: ignore[arg-type]
+    assert entries(res.value) == [(1 * S, "a1"), (2 * S, "a2")]  # type: ignore[arg-type]
