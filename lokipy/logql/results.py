@@ -192,13 +192,20 @@ def seconds(ts_ns: int) -> int | float:
 def to_loki_data(
     result: QueryResult, *, categorize_labels: bool = False, encoding_flags: list[str] | None = None
 ) -> dict[str, Any]:
-    """Loki's ``data`` object; key order matters to Grafana (resultType, encodingFlags, result)."""
+    """Loki's ``data`` object; key order matters to Grafana (resultType, encodingFlags, result).
+
+    ``encoding_flags`` are the flags of the request's ``X-Loki-Response-Encoding-Flags``
+    header, echoed back; ``categorize-labels`` among them (or ``categorize_labels=True``)
+    switches log results to the categorized encoding.
+    """
     value = result.value
+    flags = list(encoding_flags or ())
+    categorize_labels = categorize_labels or "categorize-labels" in flags
+    if categorize_labels and "categorize-labels" not in flags:
+        flags.append("categorize-labels")
     data: dict[str, Any] = {"resultType": result_type(value)}
-    if encoding_flags is not None:
-        data["encodingFlags"] = encoding_flags
-    elif categorize_labels:
-        data["encodingFlags"] = ["categorize-labels"]
+    if flags:
+        data["encodingFlags"] = flags
     if isinstance(value, Streams):
         data["result"] = _categorized_streams(value) if categorize_labels else _plain_streams(value)
     elif isinstance(value, Matrix):

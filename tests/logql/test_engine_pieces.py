@@ -296,3 +296,16 @@ def test_matching_errors_come_before_comparison_filtering() -> None:
     assert kept == [(L(app="a", pod="2"), 9.0)]
     with pytest.raises(LogQLEvalError, match="found duplicate series on the right hand-side"):
         vector_binop("+", rhs, lhs, VectorMatching(on=True, names=("app",)), return_bool=False)
+
+
+def test_encoding_flags_are_echoed_and_switch_categorization() -> None:
+    stream = Stream(
+        L(app="a", x="1"), ((1 * S, "l"),), L(app="a"), (EntryLabels((), (("x", "1"),)),)
+    )
+    result = QueryResult(Streams((stream,)))
+    assert "encodingFlags" not in to_loki_data(result, encoding_flags=[])
+    data = to_loki_data(result, encoding_flags=["categorize-labels"])
+    assert data["encodingFlags"] == ["categorize-labels"]
+    assert data["result"] == [
+        {"stream": {"app": "a"}, "values": [["1000000000", "l", {"parsed": {"x": "1"}}]]}
+    ]
