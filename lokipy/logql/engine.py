@@ -9,6 +9,7 @@ log queries, ``end`` exclusive (a metric range query evaluates every step up to 
 from __future__ import annotations
 
 import time
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from heapq import merge
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from lokipy.logql import ast
 from lokipy.logql.evaluator import Column, MetricEvaluator, ScanStats
 from lokipy.logql.log.labels import METADATA, LabelsBuilder
-from lokipy.logql.planner import compile_pipeline
+from lokipy.logql.planner import CompiledPipeline, compile_pipeline
 from lokipy.logql.results import (
     EMPTY_LABELS,
     EntryLabels,
@@ -33,6 +34,7 @@ from lokipy.logql.results import (
 )
 from lokipy.logql.units import format_go_duration
 from lokipy.logql.vector import StepVector
+from lokipy.model.entry import EntryBatch
 from lokipy.model.errors import InvalidInput
 from lokipy.model.labels import Labels
 from lokipy.model.querier import Direction, Querier
@@ -244,52 +246,22 @@ class Engine:
         direction = Direction(str(direction).lower())  # accepts "BACKWARD", "forward" too
         backward = direction is Direction.BACKWARD
         sign = -1 if backward else 1
-        # Entries are (sign * ts, stream index, seq, line, labels, categories): plain tuple
-        # order is the merge order, so heapq.merge needs no key function.
-        per_stream: list[list[tuple[Any, ...]]] = []
-        cap = limit if interval == 0 else None  # a sampler may skip entries: read them all
-        for si, stream in enumerate(streams):
-            proc = pipeline.for_stream(stream)
-            got: list[tuple[Any, ...]] = []
-            for batch in self.querier.select_batches(tenant, stream, start, end, direction):
-                scan.add_batch(batch)
-                ts = batch.timestamps
-                seq = len(got)
-                if not pipeline.stages and batch.metadata is None:
-                    # Line filters at most: labels are the stream's, and only the lines
-                    # that will be returned are sliced out of the block.
-                    kept = list(proc.select(batch))
-                    scan.post_filter_lines += len(kept)
-                    if backward:
-                        kept.reverse()
-                    if cap is not None:
-                        del kept[cap - len(got) :]
-                    data, off = batch.data, batch.offsets
-                    pairs = stream.pairs
-                    got.extend(
-                        (sign * ts[i], si, seq + k, data[off[i] : off[i + 1]], pairs, None)
-                        for k, i in enumerate(kept)
-                    )
-                else:
-                    found = [
-                        (ts[i], line, builder.labels(), _categories(builder))
-                        for i, line, builder in proc.process(batch)
-                    ]
-                    scan.post_filter_lines += len(found)
-                    if backward:
-                        found.reverse()
-                    got.extend(
-                        (sign * t, si, seq + k, line, pairs, cats)
-                        for k, (t, line, pairs, cats) in enumerate(found)
-                    )
-                if cap is not None and len(got) >= cap:
-                    del got[cap:]
-                    break
-            if got:
-                per_stream.append(got)
+        # Every stream is read lazily, a block at a time, and merged in direction order: a
+        # query over many streams stops reading each one once the limit is reached.
+        sources = [
+            _entries(
+                pipeline,
+                stream,
+                si,
+                self.querier.select_batches(tenant, stream, start, end, direction),
+                sign,
+                scan,
+            )
+            for si, stream in enumerate(streams)
+        ]
         picked: list[tuple[Any, ...]] = []
         last: int | None = None
-        for item in merge(*per_stream):
+        for item in merge(*sources):
             t = item[0] * sign
             if interval and last is not None:
                 if backward and t > last - interval:
@@ -300,7 +272,50 @@ class Engine:
             last = t
             if len(picked) >= limit:
                 break
+        for source in sources:
+            source.close()
         return _group_streams(picked, streams, sign), scan
+
+
+def _entries(
+    pipeline: CompiledPipeline,
+    stream: Labels,
+    si: int,
+    batches: Iterable[EntryBatch],
+    sign: int,
+    scan: ScanStats,
+) -> Generator[tuple[Any, ...], None, None]:
+    """One stream's surviving entries in direction order as merge-ready tuples:
+    ``(sign * ts, stream index, seq, line, labels, categories)`` (plain tuple order is the
+    merge order, so ``heapq.merge`` needs no key function)."""
+    proc = pipeline.for_stream(stream)
+    seq = 0
+    backward = sign < 0
+    for batch in batches:
+        scan.add_batch(batch)
+        ts = batch.timestamps
+        if not pipeline.stages and batch.metadata is None:
+            # Line filters at most: labels are the stream's; lines are sliced only when pulled.
+            kept = list(proc.select(batch))
+            scan.post_filter_lines += len(kept)
+            if backward:
+                kept.reverse()
+            data, off = batch.data, batch.offsets
+            pairs = stream.pairs
+            for i in kept:
+                yield (sign * ts[i], si, seq, data[off[i] : off[i + 1]], pairs, None)
+                seq += 1
+            continue
+        found = [
+            (ts[i], line, builder.labels(), _categories(builder))
+            for i, line, builder in proc.process(batch)
+        ]
+        scan.post_filter_lines += len(found)
+        if backward:
+            found.reverse()
+        for t, line, labels, cats in found:
+            yield (sign * t, si, seq, line, labels, cats)
+            seq += 1
 
 
 def _categories(builder: LabelsBuilder) -> EntryLabels | None:
