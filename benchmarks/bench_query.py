@@ -91,6 +91,7 @@ QUERIES = [
     ("|~ (rare)", '{app="bench"} |~ "items/999[0-9]\\","', "log"),
     ("!= (drops all)", '{app="bench"} != "level"', "log"),
     ("| json | label filter", '{app="bench"} | json | status = 500 and latency_ms > 1990', "log"),
+    ("| json, limit 100 (stops early)", '{app="bench"} | json', "log100"),
     ("count_over_time", 'count_over_time({app="bench"}[1h])', "instant"),
     ("sum by (level) (rate(...))", 'sum by (level) (rate({app="bench"}[1m]))', "range"),
 ]
@@ -111,8 +112,9 @@ def main() -> None:
     print(f"{'query':34} {'seconds':>8} {'MiB/s':>9}  {'x floor':>8}")
     for name, text, kind in QUERIES:
         began = time.perf_counter()
-        if kind == "log":
-            engine.query_range("fake", text, T0, end, 0, limit=5000, direction=Direction.BACKWARD)
+        if kind.startswith("log"):
+            limit = 100 if kind == "log100" else 5000
+            engine.query_range("fake", text, T0, end, 0, limit=limit, direction=Direction.BACKWARD)
         elif kind == "instant":
             engine.query_instant("fake", text, end)
         else:

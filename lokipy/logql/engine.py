@@ -306,15 +306,10 @@ def _entries(
                 yield (sign * ts[i], si, seq, data[off[i] : off[i + 1]], pairs, None)
                 seq += 1
             continue
-        found = [
-            (ts[i], line, builder.labels(), _categories(builder))
-            for i, line, builder in proc.process(batch)
-        ]
-        scan.post_filter_lines += len(found)
-        if backward:
-            found.reverse()
-        for t, line, labels, cats in found:
-            yield (sign * t, si, seq, line, labels, cats)
+        # Parsers and formatters run only on the entries the merge actually pulls.
+        for i, line, builder in proc.process(batch, reverse=backward):
+            scan.post_filter_lines += 1
+            yield (sign * ts[i], si, seq, line, builder.labels(), _categories(builder))
             seq += 1
 
 

@@ -178,8 +178,11 @@ class StreamProcessor:
             return range(len(batch))
         return flt.select(batch)  # type: ignore[no-any-return]
 
-    def process(self, batch: EntryBatch) -> Iterator[tuple[int, bytes, LabelsBuilder]]:
-        """``(index, final line, builder)`` for every surviving entry.
+    def process(
+        self, batch: EntryBatch, *, reverse: bool = False
+    ) -> Iterator[tuple[int, bytes, LabelsBuilder]]:
+        """``(index, final line, builder)`` for every surviving entry, lazily, newest first
+        with ``reverse``.
 
         The builder is reused: read it before advancing the iterator.
         """
@@ -187,7 +190,8 @@ class StreamProcessor:
         builder = self.builder
         data, off, ts = batch.data, batch.offsets, batch.timestamps
         metadata = batch.metadata
-        for i in self.select(batch):
+        kept = self.select(batch)
+        for i in reversed(kept) if reverse else kept:
             line: bytes | None = data[off[i] : off[i + 1]]
             builder.reset()
             if metadata is not None and metadata[i]:
