@@ -55,6 +55,7 @@ class QueryLimits:
     max_entries_limit_per_query: int = 5000
     max_query_series: int = 500
     max_query_length: int = 721 * HOUR_NS
+    query_timeout: float = 60.0  # seconds of evaluation before QueryTimeout (HTTP 504)
 
 
 def parse_query(query: str | ast.Expr) -> ast.Expr:
@@ -108,7 +109,7 @@ class Engine:
                 "Try increasing the value of the step parameter"
             )
         steps = list(range(start, end + 1, step))
-        evaluator = MetricEvaluator(self.querier, tenant, steps)
+        evaluator = MetricEvaluator(self.querier, tenant, steps, self._deadline())
         columns = evaluator.columns(expr)  # common shapes skip per-step vectors entirely
         if columns is not None:
             matrix, warnings = self._matrix_from_columns(steps, columns)
@@ -130,7 +131,7 @@ class Engine:
         if isinstance(expr, ast.LogQuery):
             raise InvalidInput(LOG_INSTANT_ERROR)
         assert isinstance(expr, ast.SampleExpr)
-        evaluator = MetricEvaluator(self.querier, tenant, [ts])
+        evaluator = MetricEvaluator(self.querier, tenant, [ts], self._deadline())
         value = evaluator.eval(expr)
         if isinstance(value, float):
             return self._finish(Scalar(ts, value), evaluator.stats, began, ())
@@ -142,6 +143,10 @@ class Engine:
         return self._finish(vector, evaluator.stats, began, warnings)
 
     # --- limits --------------------------------------------------------------------------
+
+    def _deadline(self) -> float | None:
+        timeout = self.limits.query_timeout
+        return time.monotonic() + timeout if timeout > 0 else None
 
     def _check_limit(self, limit: int) -> None:
         cap = self.limits.max_entries_limit_per_query
@@ -238,7 +243,7 @@ class Engine:
         direction: Direction,
         interval: int,
     ) -> tuple[Streams, ScanStats]:
-        scan = ScanStats()
+        scan = ScanStats(deadline=self._deadline())
         pipeline = compile_pipeline(expr.pipeline)
         # Streams in label-string order: their index breaks timestamp ties in the merge.
         streams = sorted(self.querier.select_streams(tenant, expr.matchers, start, end), key=str)

@@ -9,6 +9,7 @@ per-sample objects. Everything above range aggregations works step by step on sm
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from lokipy.logql.vector import (
     vector_scalar_binop,
 )
 from lokipy.model.entry import EntryBatch
-from lokipy.model.errors import LogQLEvalError
+from lokipy.model.errors import LogQLEvalError, QueryTimeout
 from lokipy.model.labels import Labels
 from lokipy.model.querier import Direction, Querier
 
@@ -51,6 +52,12 @@ _BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
 _COLUMN_AGGREGATIONS = {
     op: AGGREGATORS[op] for op in ("sum", "avg", "min", "max", "count", "stddev", "stdvar")
 }
+
+
+TIMEOUT_MESSAGE = (
+    "request timed out, decrease the duration of the request or add more label matchers "
+    "(prefer exact match over regex match) to reduce the amount of data processed"
+)
 
 
 class PipelineError(LogQLEvalError):
@@ -78,8 +85,12 @@ class ScanStats:
     post_filter_lines: int = 0
     metadata_bytes: int = 0
     streams: int = 0
+    deadline: float | None = None  # time.monotonic() after which the query is abandoned
 
     def add_batch(self, batch: EntryBatch) -> None:
+        """Count a batch read from storage; also where a query past its deadline stops."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise QueryTimeout(TIMEOUT_MESSAGE)
         n = len(batch)
         self.lines += n
         if n:
@@ -108,11 +119,13 @@ class _SeriesBuilder:
 class MetricEvaluator:
     """Evaluates a :class:`ast.SampleExpr` over ``steps`` (ascending ns timestamps)."""
 
-    def __init__(self, querier: Querier, tenant: str, steps: list[int]) -> None:
+    def __init__(
+        self, querier: Querier, tenant: str, steps: list[int], deadline: float | None = None
+    ) -> None:
         self.querier = querier
         self.tenant = tenant
         self.steps = steps
-        self.stats = ScanStats()
+        self.stats = ScanStats(deadline=deadline)
 
     def eval(self, expr: ast.SampleExpr) -> Steps:
         if isinstance(expr, ast.NumberLiteral):

@@ -13,7 +13,7 @@ from lokipy.logql.engine import Engine, QueryLimits
 from lokipy.logql.evaluator import PipelineError
 from lokipy.logql.results import Matrix, Scalar, Streams, Vector, make_labels
 from lokipy.model.entry import EntryBatch
-from lokipy.model.errors import InvalidInput
+from lokipy.model.errors import InvalidInput, QueryTimeout
 from lokipy.model.matchers import eq
 from lokipy.model.querier import Direction
 from tests.logql.memquerier import MemoryQuerier
@@ -279,3 +279,13 @@ def test_bare_selector_counts_use_the_timestamps_only_path() -> None:
 def test_direction_accepts_strings(engine: Engine) -> None:
     res = engine.query_range("fake", sel(app="a"), 0, 100 * S, 0, limit=2, direction="FORWARD")  # type: ignore[arg-type]
     assert entries(res.value) == [(1 * S, "a1"), (2 * S, "a2")]  # type: ignore[arg-type]
+
+
+def test_query_timeout_stops_between_batches() -> None:
+    q = MemoryQuerier(batch_size=1)
+    q.push({"app": "slow"}, [(i * S, "x") for i in range(1, 50)])
+    engine = Engine(q, QueryLimits(query_timeout=1e-9))
+    with pytest.raises(QueryTimeout, match="request timed out"):
+        engine.query_instant("fake", count(sel(app="slow"), 100 * S), 60 * S)
+    with pytest.raises(QueryTimeout):
+        engine.query_range("fake", sel(app="slow"), 0, 100 * S, 0)
