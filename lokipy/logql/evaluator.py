@@ -49,6 +49,7 @@ Column = tuple[Labels, list[int], list[float]]
 """One series of a range aggregation: labels, step indices with a point, values there."""
 
 _BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
+_REDUCER_CACHE = 65536
 _COLUMN_AGGREGATIONS = {
     op: AGGREGATORS[op] for op in ("sum", "avg", "min", "max", "count", "stddev", "stdvar")
 }
@@ -388,6 +389,8 @@ def _label_reducer(
                 labels = make_labels([p for p in pairs if p[0] in keep])
             else:
                 labels = make_labels([p for p in pairs if p[0] not in drop])
+            if len(cache) >= _REDUCER_CACHE:  # unique parsed values per line: stay bounded
+                cache.clear()
             cache[pairs] = labels
         return labels
 
