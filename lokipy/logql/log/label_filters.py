@@ -56,6 +56,10 @@ class StringLabelFilter(_Stage):
         self.name, self.op, self.value = name, op, value
         self._matcher = LabelMatcher(name, MatchType(op), value)
 
+    @classmethod
+    def from_matcher(cls, matcher: LabelMatcher) -> StringLabelFilter:
+        return cls(matcher.name, matcher.type.value, matcher.value)
+
     def test(self, lbs: LabelsBuilder) -> bool:
         if self.name == ERROR_LABEL:
             return self._matcher.matches(lbs.err)
