@@ -419,7 +419,7 @@ def _scan_number(text: str, i: int) -> tuple[int, bool, str]:
     else:
         if text[j] == "0" and j + 1 < n and text[j + 1].lower() in "xob":
             p = text[j + 1].lower()
-            if p != "b" or (j + 2 < n and not _is_space(text[j + 2])):
+            if p != "b" or j + 2 >= n or not _is_space(text[j + 2]):
                 prefix = p
                 j += 2
         j = digits(j, prefix == "x")
@@ -430,20 +430,20 @@ def _scan_number(text: str, i: int) -> tuple[int, bool, str]:
     if prefix and len(body) <= 2 and not is_float:
         err = {"x": "hexadecimal", "o": "octal", "b": "binary"}[prefix] + " literal has no digits"
     if j < n and text[j].lower() in ("e", "p"):
-        e = text[j].lower()
-        if e == "e" and prefix in ("x",):
-            pass  # 'e' is a hex digit and was consumed already
-        else:
-            if e == "p" and prefix != "x":
-                err = err or "'p' exponent requires hexadecimal mantissa"
+        # (an 'e' after a hex prefix never gets here: it is a hex digit)
+        ch = text[j]
+        if ch.lower() == "e" and prefix in ("o", "b"):
+            err = err or f"'{ch}' exponent requires decimal mantissa"
+        elif ch.lower() == "p" and prefix != "x":
+            err = err or f"'{ch}' exponent requires hexadecimal mantissa"
+        j += 1
+        is_float = True
+        if j < n and text[j] in "+-":
             j += 1
-            is_float = True
-            if j < n and text[j] in "+-":
-                j += 1
-            k = digits(j, False)
-            if k == j:
-                err = err or "exponent has no digits"
-            j = k
+        k = digits(j, False)
+        if k == j:
+            err = err or "exponent has no digits"
+        j = k
     elif prefix == "x" and is_float:
         err = err or "hexadecimal mantissa requires a 'p' exponent"
     if not is_float and not prefix and body[:1] == "0" and any(c in "89" for c in body):

@@ -60,11 +60,13 @@ def prettify(node: Node, level: int = 0) -> str:
         return text + f"{prettify(node.expr, level + 1)}\n{_ind(level)})"
     if isinstance(node, BinaryOp):
         op = node.op + (" bool" if node.return_bool else "")
+        rhs = _operand(node.rhs, level + 1)
         if node.matching is not None:
             op += " " + _matching(node.matching)
-        return (
-            f"{_operand(node.lhs, level + 1)}\n{_ind(level)}{op}\n{_operand(node.rhs, level + 1)}"
-        )
+            bare_group = node.matching.card != "one-to-one" and not node.matching.include
+            if bare_group and rhs.lstrip().startswith("("):
+                op += " ()"  # else the operand's "(" would read as group_left's label list
+        return f"{_operand(node.lhs, level + 1)}\n{_ind(level)}{op}\n{rhs}"
     if isinstance(node, LabelReplace):
         args = [prettify(node.expr, level + 1)]
         args += [_ind(level + 1) + go_quote(s) for s in (node.dst, node.replacement, node.src)]

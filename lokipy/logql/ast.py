@@ -599,9 +599,12 @@ class BinaryOp(SampleExpr):
 
     def __str__(self) -> str:
         op = self.op + (" bool" if self.return_bool else "")
+        rhs = str(self.rhs)
         if self.matching is not None:
             op += f" {self.matching}"
-        return f"({self.lhs} {op} {self.rhs})"
+            if self.matching.card != "one-to-one" and not self.matching.include and rhs[0] == "(":
+                op += " ()"  # else the operand's "(" would read as group_left's label list
+        return f"({self.lhs} {op} {rhs})"
 
 
 @dataclass(frozen=True, slots=True)

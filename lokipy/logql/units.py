@@ -257,8 +257,14 @@ def parse_bytes(text: str) -> int | None:
 
 
 def format_bytes(value: int) -> str:
-    """Exact, re-parsable byte text (Loki prints ``humanize.Bytes``, ``1.0 kB``, which is lossy)."""
-    for unit, mult in (("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20)):
+    """Exact, re-parsable byte text (Loki prints ``humanize.Bytes``, ``1.0 kB``, which is lossy).
+
+    Zero is ``0KiB``: ``0B`` would lex as an (empty) Go binary literal, as it does in Loki;
+    and there is no ``PiB``: Go's scanner reads ``1P`` as a hex-float exponent.
+    """
+    if value == 0:
+        return "0KiB"
+    for unit, mult in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20)):
         if value and value % mult == 0:
             return f"{value // mult}{unit}"
     if value and value % 1024 == 0:

@@ -160,6 +160,15 @@ def test_duration_literals_accept_days_weeks_years() -> None:
     assert f == LabelFilter(DurationLabelFilter("d", ">", 86400 * 10**9))
 
 
+def test_peta_and_exa_byte_units_lex_as_exponents() -> None:
+    # Go's scanner reads `1P`/`1E` as the start of an exponent before Loki sees a unit.
+    assert err('{a="b"} | x > 1PiB') == (
+        "parse error at line 1, col 15: 'P' exponent requires hexadecimal mantissa"
+    )
+    assert err('{a="b"} | x > 1EB') == "parse error at line 1, col 15: exponent has no digits"
+    assert "binary literal has no digits" in err('{a="b"} | x > 0B')
+
+
 def test_byte_units_are_case_sensitive() -> None:
     # `1mb` lexes as the duration 1m followed by the identifier b.
     assert "syntax error" in err('{a="b"} | size > 1mb')

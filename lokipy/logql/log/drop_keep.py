@@ -14,13 +14,21 @@ from lokipy.model.matchers import LabelMatcher, MatchType
 NamedMatcher = tuple[str, str | None, str | None]
 """(name, op, value): op/value None for a bare name; op one of ``= != =~ !~``."""
 
+Item = NamedMatcher | str | LabelMatcher
+"""A bare name, a :class:`LabelMatcher`, or the (name, op, value) triple."""
 
-def _compile(items: Sequence[NamedMatcher]) -> list[tuple[str, LabelMatcher | None]]:
+
+def _compile(items: Sequence[Item]) -> list[tuple[str, LabelMatcher | None]]:
     out: list[tuple[str, LabelMatcher | None]] = []
-    for name, op, value in items:
-        if op is None:
-            out.append((name, None))
+    for item in items:
+        if isinstance(item, str):
+            out.append((item, None))
+        elif isinstance(item, LabelMatcher):
+            out.append((item.name, item))
+        elif item[1] is None:
+            out.append((item[0], None))
         else:
+            name, op, value = item
             out.append((name, LabelMatcher(name, MatchType(op), value or "")))
     return out
 
@@ -28,7 +36,7 @@ def _compile(items: Sequence[NamedMatcher]) -> list[tuple[str, LabelMatcher | No
 class DropLabels:
     __slots__ = ("items",)
 
-    def __init__(self, items: Sequence[NamedMatcher]) -> None:
+    def __init__(self, items: Sequence[Item]) -> None:
         self.items = _compile(items)
 
     def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:
@@ -53,7 +61,7 @@ class DropLabels:
 class KeepLabels:
     __slots__ = ("items",)
 
-    def __init__(self, items: Sequence[NamedMatcher]) -> None:
+    def __init__(self, items: Sequence[Item]) -> None:
         self.items = _compile(items)
 
     def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:

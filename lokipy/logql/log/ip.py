@@ -8,14 +8,19 @@ falls inside the pattern.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from lokipy.model.errors import InvalidInput
+from lokipy.model.regex import compile_regex
 
 _V4 = frozenset(b"0123456789.")
 _V6 = frozenset(b"0123456789abcdefABCDEF:.")
 _DIGIT = frozenset(b"0123456789")
+_V4_RUN = re.compile(rb"[0-9.]*")
+_V6_RUN = re.compile(rb"[0-9a-fA-F:.]*")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
@@ -26,6 +31,28 @@ class IPPatternError(InvalidInput):
 def _parse_addr(text: str) -> Any:
     # Go's netip.ParseAddr rejects zones only when they are empty; tokens never carry '%'.
     return ipaddress.ip_address(text)
+
+
+_V4_SHAPE = re.compile(rb"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+# The same shapes for block scans, in RE2 (a DFA scan is far faster over megabytes).
+_V4_BLOCK = compile_regex(rb"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+_V6_BLOCK = compile_regex(rb":[0-9a-fA-F.]*:")
+
+
+@lru_cache(maxsize=8192)
+def _token_addr(token: bytes) -> Any:
+    """The address a scanned token spells, or None. Cheap shape checks first: most tokens in
+    log lines (times like ``12:00:07``, versions like ``1.2``) are not addresses."""
+    if b":" in token:
+        colons = token.count(b":")
+        if b"::" not in token and colons != 7 and not (colons == 6 and b"." in token):
+            return None
+    elif not _V4_SHAPE.fullmatch(token):
+        return None
+    try:
+        return _parse_addr(token.decode("ascii"))
+    except ValueError:
+        return None
 
 
 def _matcher(pattern: str) -> tuple[str, Any]:
@@ -53,14 +80,6 @@ def _matcher(pattern: str) -> tuple[str, Any]:
     raise IPPatternError(f'ip: invalid pattern: "{pattern}"')
 
 
-def _span(line: bytes, start: int, charset: frozenset[int]) -> int:
-    i = start
-    n = len(line)
-    while i < n and line[i] in charset:
-        i += 1
-    return i - start
-
-
 @dataclass(frozen=True, slots=True)
 class IPMatcher:
     pattern: str
@@ -81,33 +100,52 @@ class IPMatcher:
         return bool(addr.version == lo.version and lo <= addr <= hi)
 
     def _try(self, line: bytes, start: int, charset: frozenset[int]) -> tuple[bool, int]:
-        length = _span(line, start, charset)
-        try:
-            addr = _parse_addr(line[start : start + length].decode("ascii"))
-        except ValueError:
+        m = (_V4_RUN if charset is _V4 else _V6_RUN).match(line, start)
+        length = m.end() - start if m is not None else 0
+        addr = _token_addr(line[start : start + length])
+        if addr is None:
             return False, length
         return self.contains(addr), length
 
+    @property
+    def version(self) -> int:
+        return int(self.value[0].version if self.kind == "range" else self.value.version)
+
+    def candidate(self) -> Any:
+        """A fixed regex every line holding a matching address must contain (a prefilter)."""
+        return _V4_BLOCK if self.version == 4 else _V6_BLOCK
+
     def search(self, line: bytes) -> bool:
-        """True if some IP address in ``line`` matches (Loki's token scan, quirks included)."""
+        """True if some IP address in ``line`` matches (Loki's token scan, quirks included).
+
+        Loki walks the line byte by byte; at a position that looks like the start of an
+        IPv4 (a digit with a '.' within the next three bytes) or IPv6 address it parses the
+        longest run of address characters and, when that fails, skips past the run. Here one
+        regex pass finds those candidate positions and the same skipping rule is applied.
+        """
         n = len(line)
-        i = 0
-        while i < n:
-            c0 = line[i]
-            if i + 3 < n and c0 in _DIGIT and 46 in (line[i + 1], line[i + 2], line[i + 3]):
-                ok, length = self._try(line, i, _V4)
-                if ok:
-                    return True
-                i += length + 1
+        skip_to = 0
+        for m in _HINT.finditer(line):
+            i = m.start()
+            if i < skip_to:
                 continue
-            if i + 4 < n and _ipv6_hint(line, i):
-                ok, length = self._try(line, i, _V6)
-                if ok:
-                    return True
-                i += length + 1
-                continue
-            i += 1
+            charset = _V4 if m.group(1) is not None else _V6
+            ok, length = self._try(line, i, charset)
+            if ok:
+                return True
+            skip_to = i + length + 1
+            if skip_to >= n:
+                break
         return False
+
+
+# Zero-width matches at every position where Loki's ipv4Hint (digit, then '.' within three
+# bytes, four bytes available) or ipv6Hint (five bytes available) holds. Fixed pattern.
+_HINT = re.compile(
+    rb"(?=([0-9](?:\.|.\.|..\.)))(?=.{4})"
+    rb"|(?=::[0-9a-fA-F]|[0-9a-fA-F]:|[0-9a-fA-F]{2}:|[0-9a-fA-F]{3}:|[0-9a-fA-F]{4}:)(?=.{5})",
+    re.DOTALL,
+)
 
 
 def _ipv6_hint(line: bytes, i: int) -> bool:

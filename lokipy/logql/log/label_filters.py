@@ -56,6 +56,10 @@ class StringLabelFilter(_Stage):
         self.name, self.op, self.value = name, op, value
         self._matcher = LabelMatcher(name, MatchType(op), value)
 
+    @classmethod
+    def from_matcher(cls, matcher: LabelMatcher) -> StringLabelFilter:
+        return cls(matcher.name, matcher.type.value, matcher.value)
+
     def test(self, lbs: LabelsBuilder) -> bool:
         if self.name == ERROR_LABEL:
             return self._matcher.matches(lbs.err)
@@ -77,15 +81,15 @@ class _Converting(_Stage):
         raise NotImplementedError
 
     def test(self, lbs: LabelsBuilder) -> bool:
-        if lbs.err:
-            return True
         text = lbs.get(self.name)
         if text is None:
             return False
         try:
             value = self._convert(text)
         except ConversionError as err:
-            lbs.set_error(ERR_LABEL_FILTER, str(err))
+            lbs.err = ERR_LABEL_FILTER
+            if not lbs.err_details:
+                lbs.err_details = str(err)
             return True
         return self._cmp(value, self.value)
 
@@ -144,8 +148,6 @@ class IPLabelFilter(_Stage):
         self._ip = IPMatcher.compile(pattern)
 
     def test(self, lbs: LabelsBuilder) -> bool:
-        if lbs.err:
-            return True
         text = lbs.get(self.name)
         if text is None:
             return False

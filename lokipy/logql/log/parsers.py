@@ -11,11 +11,19 @@ metadata gets ``_extracted``; within one line the first occurrence of a key wins
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from lokipy.logql.log import jsonscan
 from lokipy.logql.log.jsonexpr import JSONPath, parse_json_path, resolve_path
-from lokipy.logql.log.labels import DUPLICATE_SUFFIX, ERR_JSON, ERR_LOGFMT, LabelsBuilder
+from lokipy.logql.log.labels import (
+    DUPLICATE_SUFFIX,
+    ERR_JSON,
+    ERR_LOGFMT,
+    METADATA,
+    PARSED,
+    LabelsBuilder,
+)
 from lokipy.logql.log.logfmt import Decoder
 from lokipy.logql.log.pattern import PatternMatcher
 from lokipy.logql.log.sanitize import clean_value, decode_key, decode_value, sanitize_key
@@ -65,10 +73,17 @@ def fast_object(line: bytes) -> _Obj | None:
     return value if isinstance(value, _Obj) else None
 
 
+_NAME_CACHE_MAX = 4096
+
+
 class JSONParser:
     """``| json``: every scalar of the object (nested keys joined with ``_``) becomes a label."""
 
-    __slots__ = ()
+    __slots__ = ("_names",)
+
+    def __init__(self) -> None:
+        # (prefix, key) -> sanitised label name; lines of a stream share most keys.
+        self._names: dict[tuple[str, str], str] = {}
 
     def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:
         seen: set[str] = set()
@@ -82,13 +97,18 @@ class JSONParser:
             lbs.set_error(ERR_JSON, str(err))
         return line
 
+    def _name(self, prefix: str, key: str) -> str:
+        name = self._names.get((prefix, key))
+        if name is None:
+            name = prefix + "_" + sanitize_key(key, first=False) if prefix else sanitize_key(key)
+            if len(self._names) < _NAME_CACHE_MAX:
+                self._names[(prefix, key)] = name
+        return name
+
     def _emit(self, prefix: str, key: str, value: str, lbs: LabelsBuilder, seen: set[str]) -> None:
-        if prefix:
-            name = prefix + "_" + sanitize_key(key, first=False)
-        else:
-            name = sanitize_key(key)
-            if not name:
-                return
+        name = self._name(prefix, key)
+        if not name:
+            return
         if lbs.base_has(name):
             name += DUPLICATE_SUFFIX
         if name in seen:
@@ -97,19 +117,34 @@ class JSONParser:
         lbs.set_parsed(name, value)
 
     def _walk(self, obj: _Obj, prefix: str, lbs: LabelsBuilder, seen: set[str]) -> None:
+        base, category, added = lbs.base_map, lbs.category, lbs.added
+        names = self._names
         for key, value in obj:
-            if isinstance(value, str):  # strings and numbers
-                if not isinstance(value, _Num):
-                    value = clean_value(value)
-                self._emit(prefix, key, value, lbs, seen)
+            kind = type(value)
+            if kind is _Num:
+                text: str = value
+            elif kind is str:
+                text = clean_value(value)
             elif value is True:
-                self._emit(prefix, key, "true", lbs, seen)
+                text = "true"
             elif value is False:
-                self._emit(prefix, key, "false", lbs, seen)
-            elif isinstance(value, _Obj):
+                text = "false"
+            elif kind is _Obj:
                 sub = sanitize_key(key, first=not prefix)
                 self._walk(value, prefix + "_" + sub if prefix else sub, lbs, seen)
-            # null and arrays are skipped
+                continue
+            else:  # null and arrays are skipped
+                continue
+            name = names.get((prefix, key)) or self._name(prefix, key)
+            if not name:
+                continue
+            if name in base or category.get(name) == METADATA:
+                name += DUPLICATE_SUFFIX
+            if name in seen:
+                continue
+            seen.add(name)
+            added[name] = text
+            category[name] = PARSED
 
     def _slow(self, data: bytes, prefix: str, lbs: LabelsBuilder, seen: set[str]) -> None:
         def member(key: bytes, value: bytes, typ: int) -> None:
@@ -237,6 +272,28 @@ class LogfmtParser:
         self.keep_empty = keep_empty
 
     def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:
+        pairs = fast_logfmt(line)
+        if pairs is None:
+            return self._slow(line, lbs)
+        base, category, added = lbs.base_map, lbs.category, lbs.added
+        keep_empty = self.keep_empty
+        seen: set[str] = set()
+        for raw_key, raw_value in pairs:
+            if not raw_value and not keep_empty:
+                continue
+            name = sanitize_key(raw_key.decode())
+            if not name:
+                continue
+            if name in base or category.get(name) == METADATA:
+                name += DUPLICATE_SUFFIX
+            if name in seen:
+                continue
+            seen.add(name)
+            added[name] = raw_value.decode()
+            category[name] = PARSED
+        return line
+
+    def _slow(self, line: bytes, lbs: LabelsBuilder) -> bytes | None:
         dec = Decoder(line)
         seen: set[str] = set()
         for item in dec.scan():
@@ -259,6 +316,49 @@ class LogfmtParser:
         if self.strict and dec.err is not None:
             lbs.set_error(ERR_LOGFMT, dec.err)
         return line
+
+
+# One logfmt token: key[=value|="quoted"] or a run of whitespace/control bytes. Fixed,
+# linear-time patterns (no user input) split well-formed lines without a Python byte loop:
+# one C pass validates the whole line, one extracts the pairs.
+_KEY = rb'[^\x00-\x20="]++'  # possessive: a key or value never splits in two
+_QUOTED = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+_LOGFMT_LINE = re.compile(
+    rb"(?:" + _KEY + rb"(?:=(?:" + _QUOTED + rb"|" + _KEY + rb"|(?=[\x00-\x20]|\Z)))?"
+    rb"|[\x00-\x20]+)*",
+    re.DOTALL,
+)
+_LOGFMT_PAIR = re.compile(
+    rb"(" + _KEY + rb")(?:=(?:(" + _QUOTED + rb")|(" + _KEY + rb")))?", re.DOTALL
+)
+
+
+def fast_logfmt(line: bytes) -> list[tuple[bytes, bytes]] | None:
+    """Pairs of a well-formed valid-UTF-8 logfmt line; None when the decoder must decide."""
+    if not line.isascii():
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if b"\xef\xbf\xbd" in line:
+            return None
+    if _LOGFMT_LINE.fullmatch(line) is None:
+        return None
+    pairs: list[tuple[bytes, bytes]] = []
+    for key, quoted, bare in _LOGFMT_PAIR.findall(line):
+        if quoted:
+            value = quoted[1:-1]
+            if b"\\" in value:
+                try:
+                    value = jsonscan.unescape(value)
+                except jsonscan.JSONScanError:
+                    return None
+                if b"\xef\xbf\xbd" in value:
+                    return None
+            pairs.append((key, value))
+        else:
+            pairs.append((key, bare))
+    return pairs
 
 
 class LogfmtExpressionParser:

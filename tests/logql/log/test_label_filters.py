@@ -66,11 +66,28 @@ def test_numeric_filter_missing_and_invalid() -> None:
         "__error__": "LabelFilterErr",
         "__error_details__": 'strconv.ParseFloat: parsing "abc": invalid syntax',
     }
-    # a line that already carries an error passes every non-string filter untouched
-    assert apply(NumericLabelFilter("n", ">", 1), {}, err="JSONParserErr") == (
-        True,
-        {"__error__": "JSONParserErr"},
+    # an earlier error changes nothing: the filter still decides, __error__ is not a label
+    assert apply(NumericLabelFilter("n", ">", 1), {"n": "0"}, err="JSONParserErr")[0] is False
+    assert apply(NumericLabelFilter("n", ">", 1), {"n": "5"}, err="JSONParserErr")[0] is True
+    assert apply(NumericLabelFilter("__error__", ">", 0), {}, err="LabelFilterErr")[0] is False
+
+
+def test_first_failing_filter_owns_the_error_details() -> None:
+    x_then_y = AndLabelFilter(
+        DurationLabelFilter("x", ">", 10**9), DurationLabelFilter("y", ">", 10**9)
     )
+    labels = {"x": "nope", "y": "90", "z": "oops"}
+    assert apply(x_then_y, labels)[1]["__error_details__"] == 'time: invalid duration "nope"'
+    y_then_x = AndLabelFilter(
+        DurationLabelFilter("y", ">", 10**9), DurationLabelFilter("x", ">", 10**9)
+    )
+    assert apply(y_then_x, labels)[1]["__error_details__"] == 'time: missing unit in duration "90"'
+    # the right side still decides after the left side failed to convert
+    took_size = AndLabelFilter(
+        DurationLabelFilter("took", ">", 10**9), BytesLabelFilter("size", "<", 10**6)
+    )
+    assert apply(took_size, {"took": "oops", "size": "3MB"})[0] is False
+    assert apply(took_size, {"took": "oops", "size": "3KB"})[0] is True
 
 
 @pytest.mark.parametrize(

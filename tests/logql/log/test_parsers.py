@@ -312,3 +312,32 @@ def test_json_fast_and_slow_paths_agree(obj: dict[str, Any]) -> None:
     slow = LabelsBuilder()
     JSONParser()._slow(line, "", slow, set())
     assert fast.labels() == slow.labels()
+
+
+logfmt_lines = st.lists(
+    st.sampled_from(["a", "b", "=", '"', "\\", " ", "\t", "\n", "é", "\ufffd", "n", "x1"]),
+    max_size=20,
+).map(lambda parts: "".join(parts).encode())
+
+
+@given(st.one_of(logfmt_lines, st.binary(max_size=16)))
+def test_logfmt_fast_path_agrees_with_decoder(line: bytes) -> None:
+    """The regex fast path only answers for lines the decoder reads without an error."""
+    from lokipy.logql.log.logfmt import Decoder
+    from lokipy.logql.log.parsers import fast_logfmt
+
+    fast = fast_logfmt(line)
+    if fast is None:
+        return
+    dec = Decoder(line)
+    assert list(dec.scan()) == fast
+    assert dec.err is None
+    for strict in (False, True):
+        for keep in (False, True):
+            assert run(LogfmtParser(strict, keep), line)[1] == _slow_logfmt(line, strict, keep)
+
+
+def _slow_logfmt(line: bytes, strict: bool, keep: bool) -> dict[str, str]:
+    b = LabelsBuilder()
+    LogfmtParser(strict, keep)._slow(line, b)
+    return dict(b.labels())

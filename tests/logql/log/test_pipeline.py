@@ -82,6 +82,21 @@ def test_drop_and_keep() -> None:
     assert res is not None and dict(res[1]).keys() == {"app", "__error__", "__error_details__"}
 
 
+def test_drop_keep_accept_names_and_matchers() -> None:
+    from lokipy.model.matchers import LabelMatcher, MatchType
+
+    drop = DropLabels(["a", LabelMatcher("b", MatchType.RE, "[0-9]+")])
+    sp = Pipeline([LogfmtParser(), drop]).for_stream(STREAM)
+    assert sp.process(1, b"a=1 b=22 c=3") == (
+        b"a=1 b=22 c=3",
+        (("app", "a"), ("c", "3"), ("env", "prod")),
+    )
+    keep = Pipeline([KeepLabels(["env"])]).for_stream(STREAM)
+    assert keep.process(1, b"x") == (b"x", (("env", "prod"),))
+    m = StringLabelFilter.from_matcher(LabelMatcher("app", MatchType.NEQ, "a"))
+    assert Pipeline([m]).for_stream(STREAM).process(1, b"x") is None
+
+
 def test_line_filters_after_a_formatter_see_the_new_line() -> None:
     p = Pipeline([
         LogfmtParser(),
