@@ -176,11 +176,12 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         kwargs["server"] = replace(kwargs["server"], auth_enabled=bool(raw["auth_enabled"]))
     if "data_dir" in raw:
         kwargs["data_dir"] = Path(raw["data_dir"])
-    overrides = raw.get("overrides") or {}
-    if not isinstance(overrides, dict):
+    tenant_overrides = raw.get("overrides") or {}
+    if not isinstance(tenant_overrides, dict):
         raise InvalidInput("config section 'overrides' must map tenant ids to limits")
     kwargs["overrides"] = {
-        str(tenant): _override(kwargs["limits"], values, str(tenant)) for tenant, values in overrides.items()
+        str(tenant): _override(kwargs["limits"], values, str(tenant))
+        for tenant, values in tenant_overrides.items()
     }
     unknown = sorted(set(raw) - set(_SECTIONS) - {"auth_enabled", "data_dir", "overrides"})
     if unknown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -63,12 +64,21 @@ def serve(args: argparse.Namespace) -> int:
         config.server.http_listen_port,
         config.data_dir,
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; this
+    # handler turns that into SystemExit so the store below is flushed and closed.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server.run()
+    except (SystemExit, KeyboardInterrupt):
+        pass
     finally:
         app.state.lokipy.ready = False
         logstore.close()  # flush heads to chunks: a clean shutdown leaves an empty WAL
     return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

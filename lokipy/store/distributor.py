@@ -42,7 +42,7 @@ class ValidStream:
             size = sum(map(len, self.lines))
             md = self.metadata
             if md is not None:
-                if md and md[0] is md[-1] and all(m is md[0] for m in md):  # one shared tuple
+                if md and md.count(md[0]) == len(md):  # one shared tuple: C-level identity check
                     size += len(md) * sum(len(n) + len(v) for n, v in md[0])
                 else:
                     size += sum(len(n) + len(v) for m in md for n, v in m)
@@ -94,6 +94,7 @@ class Distributor:
         self.limits = limits
         self._label_cache: dict[str, Labels] = {}
         self._label_errors: dict[Labels, str | None] = {}
+        self._label_levels: dict[Labels, str | None] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = Lock()
 
@@ -276,7 +277,12 @@ class Distributor:
         """Add ``detected_level`` metadata to entries that lack it (Loki 3.x default)."""
         if not (self.limits.discover_log_levels and self.limits.allow_structured_metadata):
             return metadata
-        from_label = level_from_pairs(labels.pairs)
+        try:
+            from_label = self._label_levels[labels]
+        except KeyError:
+            if len(self._label_levels) >= _LABEL_CACHE_SIZE:
+                self._label_levels.clear()
+            from_label = self._label_levels[labels] = level_from_pairs(labels.pairs)
         if metadata is None and from_label is not None:
             constant: Metadata = ((DETECTED_LEVEL, from_label),)
             return [constant] * len(lines)  # one shared tuple: no per-entry allocation
