@@ -12,6 +12,7 @@ import shlex
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from benchmarks.datasets import (
 )
 from benchmarks.oracle import LineFilter, Oracle
 from benchmarks.querytable import QUERIES
-from benchmarks.results import Results
+from benchmarks.results import Measurement, Results
 
 REPO = Path(__file__).resolve().parents[1]
 GROUPS = ("baselines", "floors", "ingest", "queries")
@@ -129,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     min_time = args.min_time if args.min_time is not None else (0.3 if args.quick else 1.0)
     res = Results()
     if want("baselines"):
-        print("[baselines]", flush=True)
-        measure_baselines(corpus, blocks, oracle, res, args.runs, min_time, args.tmpdir)
-    if want("floors", "queries"):
-        print("[query floors]", flush=True)
-        measure_floors(corpus, blocks, oracle, res, args.runs, min_time)
+        _section("baselines", t_begin)
+        # The SQLite insert is timed with I1/I2 (interleaved) when those run.
+        with_insert = not want("ingest", "I1", "I2")
+        measure_baselines(corpus, blocks, oracle, res, args.runs, min_time, args.tmpdir, with_insert)
+    args.min_time = min_time
     bodies = None
     if want("ingest", "I1", "I2", "I3", "queries"):
         from benchmarks.pushbodies import build_bodies
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         missing = None
     if want("ingest", "I1", "I2", "I3") and bodies is not None:
-        print("[ingest]", flush=True)
+        _section("ingest", t_begin)
         if missing:
             for key in ("I1", "I2", "S1", "I3"):
                 res.skip(key, missing)
@@ -154,10 +155,26 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks.bench_ingest import measure_ingest
 
             keys = {"I1", "I2", "I3"} if want("ingest") or only is None else set(only)
-            measure_ingest(corpus, bodies, res, args.runs, args.tmpdir, only=keys.__contains__)
+            _guarded(
+                res,
+                "ingest",
+                lambda: measure_ingest(
+                    corpus,
+                    bodies,
+                    res,
+                    args.runs,
+                    args.tmpdir,
+                    only=keys.__contains__,
+                    # Quick mode is a smoke run: one server start is enough to check I3.
+                    http_runs=1 if args.quick else args.runs,
+                ),
+            )
+    if want("floors") and not want("queries"):
+        _section("query floors", t_begin)
+        measure_floors(corpus, blocks, oracle, res, args.runs, min_time)
     if want("queries") and bodies is not None:
-        print("[queries]", flush=True)
-        _queries(corpus, blocks, oracle, res, bodies.proto, args, missing)
+        _section("queries: each with its floor, interleaved", t_begin)
+        _guarded(res, "queries", lambda: _queries(corpus, blocks, oracle, res, bodies.proto, args, missing))
 
     rows = report.evaluate(res)
     report.print_table(rows)
@@ -191,18 +208,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _section(name: str, t_begin: float) -> None:
+    print(f"[{name}] (+{time.perf_counter() - t_begin:.0f} s)", flush=True)
+
+
+def _guarded(res: Results, section: str, fn: Any) -> None:
+    """Run a section; a crash is recorded as a failed check (the run fails, the report is written)."""
+    try:
+        fn()
+    except Exception as exc:
+        traceback.print_exc()
+        res.add(
+            Measurement(
+                f"crash.{section}",
+                f"{section} crashed",
+                check="no crash",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        )
+
+
 def _queries(corpus, blocks, oracle, res, proto, args, missing) -> None:  # type: ignore[no-untyped-def]
     if missing is None:
         from lokipy.logstore import LogStore
 
         missing = engine_available(LogStore)
     if missing is not None:
+        print("[query floors]", flush=True)
+        measure_floors(corpus, blocks, oracle, res, args.runs, args.min_time)
         for q in QUERIES:
             res.skip(q.spec.id, missing)
         return
     store, d = query_store(proto, args.tmpdir)
     try:
-        measure_queries(store, corpus, blocks, oracle, res, args.runs)
+        measure_queries(store, corpus, blocks, oracle, res, args.runs, args.min_time)
     finally:
         store.close()
         shutil.rmtree(d, ignore_errors=True)

@@ -349,6 +349,7 @@ def measure_ingest(
     runs: int = 3,
     tmp: Path | None = None,
     only: Callable[[str], bool] = lambda key: True,
+    http_runs: int | None = None,
 ) -> None:
     """I1, I2 interleaved with the SQLite insert they are compared with; then S1 and I3."""
     want = expected_streams(corpus)
@@ -390,6 +391,6 @@ def measure_ingest(
                         )
                     )
         if only("I3"):
-            _http(bodies.proto, corpus, want, res, runs, base)
+            _http(bodies.proto, corpus, want, res, http_runs or runs, base)
     finally:
         shutil.rmtree(base, ignore_errors=True)

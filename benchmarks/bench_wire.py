@@ -46,7 +46,7 @@ def _line(rng: random.Random, job: str, host: str, level: str, ts: int) -> bytes
     if job == "nginx":
         status = {"info": 200, "warn": 404, "error": 502}[level]
         return (
-            f'10.0.{rng.randrange(256)}.{rng.randrange(256)} - - [14/Nov/2023:22:13:20 +0000] '
+            f"10.0.{rng.randrange(256)}.{rng.randrange(256)} - - [14/Nov/2023:22:13:20 +0000] "
             f'"GET {rng.choice(PATHS)} HTTP/1.1" {status} {rng.randrange(20000)} "-" '
             f'"Mozilla/5.0 (X11; Linux x86_64)" rt={rng.random():.3f} host={host}'
         ).encode()
