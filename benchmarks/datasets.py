@@ -366,8 +366,8 @@ class Block:
         return self.ts[-1]
 
 
-def cut_blocks(corpus: Corpus) -> list[Block]:
-    """Per-stream head blocks in time order, each closed once it holds >= 256 KiB."""
+def cut_blocks(corpus: Corpus, target: int = BLOCK_TARGET) -> list[Block]:
+    """Per-stream head blocks in time order, each closed once it holds >= ``target`` bytes."""
     heads: dict[int, tuple[list[bytes], array, list[int]]] = {}
     blocks: list[Block] = []
 
@@ -386,7 +386,7 @@ def cut_blocks(corpus: Corpus) -> list[Block]:
         head[0].append(line)
         head[1].append(ts)
         head[2][0] += len(line) + 1
-        if head[2][0] >= BLOCK_TARGET:
+        if head[2][0] >= target:
             close(sid, head[0], head[1])
             del heads[sid]
     for sid in sorted(heads):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import re2
 
@@ -56,7 +56,6 @@ class QuerySpec:
     end: int = T0_NS + SPAN_NS
     step: int = STEP_NS
     range_ns: int = STEP_NS
-    extra: dict = field(default_factory=dict)
 
     @property
     def is_metric(self) -> bool:

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from benchmarks import chart
 from benchmarks.datasets import (
-    BLOCK_TARGET,
     SPAN_NS,
     STEP_NS,
     T0_NS,
@@ -61,10 +60,11 @@ def test_cache_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 def test_blocks_hold_every_line_once_in_order() -> None:
     c = generate(1_500_000, seed=1)
-    blocks = cut_blocks(c)
+    blocks = cut_blocks(c, target=8192)
     per_stream: dict[int, list[bytes]] = {}
+    sizes: dict[int, list[int]] = {}
     for b in blocks:
-        assert len(b.text) + 1 >= BLOCK_TARGET or b is blocks[-1] or True
+        sizes.setdefault(b.sid, []).append(len(b.text) + 1)
         lines = b.text.split(b"\n")
         assert len(lines) == b.nlines == len(b.offsets) - 1
         assert [b.text[b.offsets[i] : b.offsets[i + 1] - 1] for i in range(b.nlines)] == lines
@@ -72,6 +72,9 @@ def test_blocks_hold_every_line_once_in_order() -> None:
     for sid, lines in per_stream.items():
         assert lines == [ln for ln, s in zip(c.lines, c.sids, strict=True) if s == sid]
     assert sum(b.nlines for b in blocks) == c.n_lines
+    # Every block but a stream's last was cut once it reached the target size.
+    assert all(size >= 8192 for s in sizes.values() for size in s[:-1])
+    assert any(len(s) > 1 for s in sizes.values())
 
 
 def test_push_bodies_decode_to_the_corpus() -> None:
