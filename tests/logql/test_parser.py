@@ -481,6 +481,7 @@ SYNTAX_ERRORS = [
     ('{foo="bar"} "foo"', "1, col 13: syntax error: unexpected STRING"),
     ('{foo="bar"} foo', "1, col 13: syntax error: unexpected IDENTIFIER"),
     ('unk({ foo = "bar" }[5m])', "1, col 1: syntax error: unexpected IDENTIFIER"),
+    ('min({ foo = "bar" }[5m])', "0, col 20: syntax error: unexpected RANGE"),
     (
         'count_over_time({ foo != "bar"%LKJ }[12m]) > 1',
         "1, col 31: syntax error: unexpected %, expecting } or ,",
