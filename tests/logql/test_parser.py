@@ -482,6 +482,12 @@ SYNTAX_ERRORS = [
     ('{foo="bar"} foo', "1, col 13: syntax error: unexpected IDENTIFIER"),
     ('unk({ foo = "bar" }[5m])', "1, col 1: syntax error: unexpected IDENTIFIER"),
     ('min({ foo = "bar" }[5m])', "0, col 20: syntax error: unexpected RANGE"),
+    ("bool 1 > 1 > bool 1", "1, col 1: syntax error: unexpected bool"),
+    (
+        'quantile_over_time(foo,{a="b"} | unwrap x [5m])',
+        "1, col 20: syntax error: unexpected IDENTIFIER, expecting NUMBER or { or (",
+    ),
+    ("{foo", "1, col 5: syntax error: unexpected $end, expecting = or =~ or !~ or !="),
     (
         'count_over_time({ foo != "bar"%LKJ }[12m]) > 1',
         "1, col 31: syntax error: unexpected %, expecting } or ,",
