@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import MultiDict
 from starlette.requests import Request
@@ -19,13 +20,20 @@ HOUR_NS = 3600 * 10**9
 
 
 async def params_of(request: Request) -> MultiDict:
-    """URL query merged with an urlencoded form body (Loki registers GET and POST)."""
+    """URL query merged with an urlencoded form body (Loki registers GET and POST).
+
+    Parsed here rather than with ``request.form()``, which needs python-multipart; Loki's
+    ``ParseForm`` reads urlencoded bodies only, so that is all this accepts too.
+    """
     items = list(request.query_params.multi_items())
     if request.method == "POST":
         ctype = request.headers.get("content-type", "")
-        if ctype.startswith("application/x-www-form-urlencoded") or ctype.startswith("multipart/form-data"):
-            form = await request.form()
-            items.extend((k, v) for k, v in form.multi_items() if isinstance(v, str))
+        if ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            body = await request.body()
+            try:
+                items.extend(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            except (UnicodeDecodeError, ValueError) as err:
+                raise InvalidInput(f"invalid form body: {err}") from None
     return MultiDict(items)
 
 
