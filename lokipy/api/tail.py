@@ -155,7 +155,7 @@ class TailSession:
     dropped: list[TailEntry] = field(default_factory=list)
     sent: dict[TailEntry, None] = field(default_factory=dict)  # entries sent, inside the window
     watermark: int = 0  # reads so far covered [.., watermark)
-    floor: int = 0  # nothing older than the backfill's end is read live
+    floor: int = 0  # live reads never go below this (see backfill)
 
     def _read(self, start: int, end: int, direction: Direction, limit: int) -> list[TailEntry]:
         p = self.params
@@ -168,7 +168,10 @@ class TailSession:
     def backfill(self) -> list[TailEntry]:
         now = time.time_ns()
         found = self._read(self.params.start, now, Direction.BACKWARD, self.params.limit)
-        self.watermark = self.floor = now
+        self.watermark = now
+        # A full backfill left older entries out on purpose: never read below what it sent.
+        # Otherwise everything since `start` was sent, and `sent` filters re-reads.
+        self.floor = found[0].ts + 1 if len(found) >= self.params.limit else self.params.start
         for e in found:
             self.sent[e] = None
         return found
