@@ -80,7 +80,7 @@ def test_blocks_and_chunks_are_cut_and_read_across_boundaries(tmp_path: Path) ->
         push(store, '{a="1"}', entries[i : i + 100])
     store.flush()
     info = store._tenants["t"].streams[Labels.parse('{a="1"}')]
-    assert len(info.chunks) > 3
+    assert len(info.chunks) >= 2
     assert read_all(store, '{a="1"}') == entries
     sliced = []
     for batch in store.select_batches("t", Labels.parse('{a="1"}'), t + 500_000, t + 700_000):
