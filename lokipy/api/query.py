@@ -18,7 +18,6 @@ from starlette.responses import PlainTextResponse, Response
 
 from lokipy.api.params import (
     check_entries_limit,
-    check_query_length,
     direction_param,
     encoding_flags,
     interval_param,
@@ -70,10 +69,10 @@ async def _range_data(request: Request) -> tuple[dict[str, Any], list[str], floa
     state, tenant, params = await _read_tenant(request)
     query = query_param(params)
     tr = time_range(params)
-    limits = state.config.limits
-    check_query_length(tr, limits.max_query_length)
     limit = limit_param(params)
-    check_entries_limit(query, limit, limits.max_entries_limit_per_query)
+    # max_query_length is the engine's to enforce (it knows the query); the entries limit is
+    # checked here too, before any work, with the same wording.
+    check_entries_limit(query, limit, state.config.limits.max_entries_limit_per_query)
     direction = direction_param(params)
     step = step_param(params, tr.start, tr.end)
     interval = interval_param(params)

@@ -14,7 +14,14 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import MultiDict
 from starlette.responses import Response
 
-from lokipy.api.params import limit_param, params_of, query_param, selector_matchers, time_range
+from lokipy.api.params import (
+    check_query_length,
+    limit_param,
+    params_of,
+    query_param,
+    selector_matchers,
+    time_range,
+)
 from lokipy.api.query import run_query
 from lokipy.api.responses import query_response, seconds
 from lokipy.api.state import AppState
@@ -86,6 +93,7 @@ async def volume(request: Request) -> Response:
     state, tenant, params = await _request(request)
     matchers = selector_matchers(query_param(params))
     tr = time_range(params)
+    check_query_length(tr, state.config.limits.max_query_length)
     limit = limit_param(params)
     targets, by_labels = _targets(params, matchers)
     found = await run_query(
@@ -119,6 +127,7 @@ async def volume_range(request: Request) -> Response:
     state, tenant, params = await _request(request)
     matchers = selector_matchers(query_param(params))
     tr = time_range(params)
+    check_query_length(tr, state.config.limits.max_query_length)
     limit = limit_param(params)
     targets, by_labels = _targets(params, matchers)
     step = parse_step(params["step"]) if params.get("step") else max((tr.end - tr.start) // 250, 10**9)

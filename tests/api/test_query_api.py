@@ -179,9 +179,10 @@ def test_categorize_labels_encoding(server: Server, data: Data) -> None:
             {"start": "1700000100", "end": "1700000000"},
             "end timestamp must not be before or equal to start time",
         ),
-        (
+        pytest.param(
             {"start": "1600000000", "end": "1700000000"},
             "the query time range exceeds the limit (query length: ",
+            marks=needs_engine,
         ),
         (
             {"step": "0"},
@@ -373,6 +374,14 @@ def test_index_volume_target_labels_aggregate_by_and_limit(server: Server, data:
         "/loki/api/v1/index/volume", params={"query": data.sel(), "targetLabels": "app", **rng(data, limit=1)}
     ).json()
     assert [r["metric"] for r in top["data"]["result"]] == [{"app": "api"}]
+
+
+def test_index_volume_refuses_ranges_over_max_query_length(server: Server, data: Data) -> None:
+    params = {"query": data.sel(), "start": "1600000000", "end": "1700000000"}
+    resp = server.http.get("/loki/api/v1/index/volume", params=params)
+    assert text_error(resp) == (
+        "the query time range exceeds the limit (query length: 27777h46m40s, limit: 721h0m0s)"
+    )
 
 
 def test_index_volume_range(server: Server, data: Data) -> None:
