@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import time
 import uuid
@@ -199,3 +200,22 @@ def test_slow_client_gets_dropped_entries_and_never_slows_pushes(
     # Every pushed entry was either delivered or reported as dropped, exactly once overall.
     assert {ts for ts, _ in received} | dropped == {ts for ts, _ in pushed}
     assert not ({ts for ts, _ in received} & dropped)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("lokipy.logql.engine") is None,
+    reason="the LogQL engine (lokipy.logql.engine) is not merged yet",
+)
+def test_tail_applies_the_query_pipeline(server: Server) -> None:
+    run = uniq()
+    with tail(server, query=f'{{run="{run}"}} |= "keep" | line_format "kept: {{{{__line__}}}}"') as ws:
+        ts = time.time_ns()
+        push(server, {"run": run}, [[str(ts), "drop me"], [str(ts + 1), "keep me"]])
+        assert values_of(recv(ws)) == [(str(ts + 1), "kept: keep me")]
+
+
+def test_metric_queries_cannot_be_tailed(server: Server) -> None:
+    with pytest.raises(InvalidStatus) as err:
+        with connect(ws_url(server, query='count_over_time({app="x"}[1m])'), open_timeout=10):
+            pass
+    assert err.value.response.status_code == 400
