@@ -27,7 +27,6 @@ from lokipy.api.responses import query_response, seconds
 from lokipy.api.state import AppState
 from lokipy.api.tenant import tenant_of
 from lokipy.model.errors import InvalidInput
-from lokipy.model.labels import Labels
 from lokipy.model.matchers import LabelMatcher, MatchType
 from lokipy.model.timeparse import parse_step
 from lokipy.store.store import Store
@@ -48,11 +47,6 @@ def _targets(params: MultiDict, matchers: Sequence[LabelMatcher]) -> tuple[list[
     return names, by_labels
 
 
-def _stream_bytes(store: Store, tenant: str, labels: Labels, start: int, end: int) -> int:
-    exact = [LabelMatcher(n, MatchType.EQ, v) for n, v in labels.pairs]
-    return int(store.index_stats(tenant, exact, start, end)["bytes"])
-
-
 def volumes(
     store: Store,
     tenant: str,
@@ -62,18 +56,29 @@ def volumes(
     start: int,
     end: int,
 ) -> dict[Key, int]:
-    """Bytes per series key over ``[start, end)``, zero series left out."""
+    """Bytes per series key over ``[start, end)``, zero series left out.
+
+    One index lookup per *group* (query matchers plus the group's label values), not per
+    stream: there are usually far fewer groups than streams.
+    """
+    streams = store.series(tenant, [list(matchers)], start, end)
     out: dict[Key, int] = {}
-    for labels in store.series(tenant, [list(matchers)], start, end):
-        size = _stream_bytes(store, tenant, labels, start, end)
-        if size <= 0:
-            continue
-        if by_labels:
-            keys: list[Key] = [((n, ""),) for n in labels.names() if not targets or n in targets]
-        else:
-            keys = [tuple((n, labels.get(n)) for n in sorted(targets) if labels.get(n))]
-        for key in keys:
-            out[key] = out.get(key, 0) + size
+    if by_labels:
+        names = sorted({n for ls in streams for n in ls.names() if not targets or n in targets})
+        for name in names:
+            group = [*matchers, LabelMatcher(name, MatchType.RE, ".+")]
+            size = int(store.index_stats(tenant, group, start, end)["bytes"])
+            if size > 0:
+                out[((name, ""),)] = size
+        return out
+    names = sorted(set(targets))
+    keys = {tuple((n, ls.get(n)) for n in names) for ls in streams}
+    for key in keys:
+        # A label a stream lacks reads as "": `name=""` selects exactly those streams.
+        group = [*matchers, *(LabelMatcher(n, MatchType.EQ, v) for n, v in key)]
+        size = int(store.index_stats(tenant, group, start, end)["bytes"])
+        if size > 0:
+            out[tuple((n, v) for n, v in key if v)] = size
     return out
 
 
