@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MultiDict
 from starlette.responses import PlainTextResponse, Response
 
@@ -50,10 +51,11 @@ async def _read_tenant(request: Request) -> tuple[AppState, str, MultiDict]:
 async def run_query(state: AppState, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run blocking store/engine work off the event loop, bounded by ``query_timeout``.
 
-    On timeout the worker thread finishes on its own; the client gets Loki's 504 at once.
+    On timeout the client gets Loki's 504 at once; the worker thread is abandoned (it ends on
+    its own, and the engine checks the same deadline).
     """
     timeout = state.config.limits.query_timeout
-    work = run_in_threadpool(fn, *args, **kwargs)
+    work = to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=True)
     if not timeout:
         return await work
     try:

@@ -439,3 +439,36 @@ def test_format_query(server: Server) -> None:
 
 def test_plain_http_get_on_tail_is_400(server: Server) -> None:
     assert server.http.get("/loki/api/v1/tail", params={"query": '{app="api"}'}).status_code == 400
+
+
+def test_query_timeout_is_loki_504_without_waiting_for_the_query(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    import httpx
+
+    from lokipy.api.app import create_app
+    from lokipy.config import Config
+    from lokipy.logstore import LogStore
+    from lokipy.testing.server import ThreadServer
+    from tests.api.conftest import PLAIN_LIMITS
+
+    config = replace(Config(data_dir=tmp_path), limits=replace(PLAIN_LIMITS, query_timeout=200_000_000))
+    store = LogStore(config=config)
+
+    def slow(*args: object, **kwargs: object) -> dict:  # type: ignore[type-arg]
+        time.sleep(2)
+        return {"resultType": "streams", "result": []}
+
+    store.query_range_data = slow  # type: ignore[method-assign]
+    try:
+        with ThreadServer(create_app(store, config)) as srv:
+            began = time.perf_counter()
+            resp = httpx.get(srv.url + "/loki/api/v1/query_range", params={"query": '{a="b"}'}, timeout=10)
+            took = time.perf_counter() - began
+    finally:
+        store.close()
+    assert text_error(resp, 504) == (
+        "request timed out, decrease the duration of the request or add more label matchers "
+        "(prefer exact match over regex match) to reduce the amount of data processed"
+    )
+    assert took < 1.5
