@@ -265,11 +265,12 @@ class JSONExpressionParser:
 class LogfmtParser:
     """``| logfmt [--strict] [--keep-empty]``."""
 
-    __slots__ = ("strict", "keep_empty")
+    __slots__ = ("strict", "keep_empty", "_names")
 
     def __init__(self, strict: bool = False, keep_empty: bool = False) -> None:
         self.strict = strict
         self.keep_empty = keep_empty
+        self._names: dict[bytes, str] = {}  # raw key -> sanitised name
 
     def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:
         pairs = fast_logfmt(line)
@@ -277,11 +278,16 @@ class LogfmtParser:
             return self._slow(line, lbs)
         base, category, added = lbs.base_map, lbs.category, lbs.added
         keep_empty = self.keep_empty
+        names = self._names
         seen: set[str] = set()
         for raw_key, raw_value in pairs:
             if not raw_value and not keep_empty:
                 continue
-            name = sanitize_key(raw_key.decode())
+            name = names.get(raw_key)
+            if name is None:
+                name = sanitize_key(raw_key.decode())
+                if len(names) < _NAME_CACHE_MAX:
+                    names[raw_key] = name
             if not name:
                 continue
             if name in base or category.get(name) == METADATA:
