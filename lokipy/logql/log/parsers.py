@@ -26,7 +26,13 @@ from lokipy.logql.log.labels import (
 )
 from lokipy.logql.log.logfmt import Decoder
 from lokipy.logql.log.pattern import PatternMatcher
-from lokipy.logql.log.sanitize import clean_value, decode_key, decode_value, sanitize_key
+from lokipy.logql.log.sanitize import (
+    clean_entry,
+    clean_value,
+    decode_key,
+    decode_value,
+    sanitize_key,
+)
 from lokipy.model.errors import InvalidInput
 from lokipy.model.labels import is_valid_label_name
 from lokipy.model.regex import compile_regex
@@ -187,7 +193,7 @@ class UnpackParser:
                 if not isinstance(value, str) or isinstance(value, _Num):
                     continue
                 if key == "_entry":
-                    entry = value.encode("utf-8", "surrogatepass")
+                    entry = clean_entry(value)
                 else:
                     found.append((key, clean_value(value)))
         else:
