@@ -456,6 +456,12 @@ def test_drop_keep_need_arguments() -> None:
     assert "expecting IDENTIFIER" in err('count_over_time({app="a"} | drop [1m])')
 
 
+def test_negated_line_filter_after_drop_name_is_a_matcher() -> None:
+    # goyacc shifts: `drop a != "x"` drops label a when it is not "x" (no line filter)
+    (stage,) = stages(f'{SEL} | drop a != "x"')
+    assert stage.items == (LabelMatcher("a", MatchType.NEQ, "x"),)  # type: ignore[attr-defined]
+
+
 def test_label_filter_with_string_comparison_operator_is_a_syntax_error() -> None:
     assert "syntax error" in err('count_over_time({app="a"} | logfmt | code == "200" [1m])')
 
@@ -492,6 +498,14 @@ def test_error_positions_count_lines_and_characters() -> None:
     # columns count characters, not bytes
     msg = "parse error at line 1, col 11: syntax error: unexpected IDENTIFIER"
     assert err('{app="é"} foo') == msg
+
+
+def test_tokens_finished_with_scanner_next_report_line_zero() -> None:
+    # Loki's lexer consumes the second character of `|=` with Scanner.Next, which
+    # invalidates the token's line (Go's text/scanner), so the error says line 0.
+    assert err('{foo="bar"} |= |=') == (
+        "parse error at line 0, col 16: syntax error: unexpected |=, expecting STRING or ip"
+    )
 
 
 def test_error_carries_position_and_query() -> None:
