@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lokipy.logql import ast
 from lokipy.logql.functions import CONVERSIONS, ConversionError, range_function
@@ -49,6 +49,7 @@ Column = tuple[Labels, list[int], list[float]]
 """One series of a range aggregation: labels, step indices with a point, values there."""
 
 _BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
+_ADDITIVE_OPS = frozenset({"count_over_time", "rate", "bytes_over_time", "bytes_rate"})
 _REDUCER_CACHE = 65536
 _COLUMN_AGGREGATIONS = {
     op: AGGREGATORS[op] for op in ("sum", "avg", "min", "max", "count", "stddev", "stdvar")
@@ -160,6 +161,17 @@ class MetricEvaluator:
         sum/avg/min/max/count/stddev/stdvar aggregation); None for everything else."""
         if isinstance(expr, ast.RangeAggregation):
             return self.range_columns(expr)
+        if (
+            isinstance(expr, ast.VectorAggregation)
+            and expr.op == "sum"
+            and isinstance(expr.expr, ast.RangeAggregation)
+            and expr.expr.op in _ADDITIVE_OPS
+            and expr.expr.range.unwrap is None
+            and expr.expr.grouping is None
+        ):
+            # A sum of counts is the count of the merged samples: group at extraction, so a
+            # high-cardinality pipeline (a json field per line) never makes a series per line.
+            return self.range_columns(replace(expr.expr, grouping=expr.grouping))
         if (
             isinstance(expr, ast.VectorAggregation)
             and expr.op in _COLUMN_AGGREGATIONS

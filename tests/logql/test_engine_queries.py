@@ -116,6 +116,8 @@ def test_structured_metadata_is_part_of_the_series(engine: Engine) -> None:
 def test_pipeline_errors_fail_metric_queries_only(engine: Engine) -> None:
     with pytest.raises(PipelineError, match="JSONParserErr"):
         engine.query_instant("fake", 'count_over_time({app="web"} | json [1m])', T)
+    with pytest.raises(PipelineError, match="JSONParserErr"):  # also when summed at the source
+        engine.query_instant("fake", 'sum by (app) (count_over_time({app="web"} | json [1m]))', T)
     logs = engine.query_range("fake", '{app="db"} | json', T - 10 * S, T, 0)
     (stream,) = to_loki_data(logs)["result"]
     assert stream["stream"]["__error__"] == "JSONParserErr"
