@@ -260,15 +260,13 @@ class MetricEvaluator:
         windows = []
         for labels, col in series.items():
             ts = col.ts
-            his = [bisect_right(ts, e) for e in ends]
-            los = [bisect_right(ts, s) for s in starts]
-            idx = [i for i, (lo, hi) in enumerate(zip(los, his, strict=True)) if hi > lo]
+            idx, los, his = self._windows(ts, ends, starts, rng, off)
             if idx and ERROR_LABEL in labels.names() and labels.get(PRESERVE_ERROR_LABEL) != "true":
                 raise pipeline_error(labels)
-            windows.append((labels, col, los, his, idx))
+            windows.append((labels, col, idx, los, his))
         if expr.op == "absent_over_time":
             present = set()
-            for _, _, _, _, idx in windows:
+            for _, _, idx, _, _ in windows:
                 present.update(idx)
             missing = [i for i in range(len(self.steps)) if i not in present]
             if not missing:
@@ -278,20 +276,52 @@ class MetricEvaluator:
         op = expr.op
         unwrapped = expr.range.unwrap is not None
         out: list[Column] = []
-        for labels, col, los, his, idx in windows:
+        for labels, col, idx, los, his in windows:
             if not idx:
                 continue
             if op == "count_over_time":
-                vals = [float(his[i] - los[i]) for i in idx]
+                vals = [float(hi - lo) for lo, hi in zip(los, his, strict=True)]
             elif op == "rate" and not unwrapped:
                 secs = rng / 1e9
-                vals = [(his[i] - los[i]) / secs for i in idx]
+                vals = [(hi - lo) / secs for lo, hi in zip(los, his, strict=True)]
             else:
                 fn = range_function(op, unwrapped=unwrapped, param=expr.param)
                 ts, values = col.ts, col.vals
-                vals = [fn(ts, values, los[i], his[i], rng, ends[i]) for i in idx]
+                vals = [
+                    fn(ts, values, lo, hi, rng, ends[i])
+                    for i, lo, hi in zip(idx, los, his, strict=True)
+                ]
             out.append((labels, idx, vals))
         return out
+
+    def _windows(
+        self, ts: list[int], ends: list[int], starts: list[int], rng: int, off: int
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Steps whose window holds samples of ``ts``, with each window's ``[lo, hi)`` bounds.
+
+        Dense series bisect at every step. A series with far fewer samples than steps (a label
+        set seen on a few lines) only visits the steps its samples can reach: a sample ``x``
+        is in the window of step ``t`` iff ``x + off <= t < x + off + rng``.
+        """
+        steps = self.steps
+        n = len(steps)
+        if n < 2 or len(ts) * 4 >= n:
+            his = [bisect_right(ts, e) for e in ends]
+            los = [bisect_right(ts, s) for s in starts]
+            idx = [i for i in range(n) if his[i] > los[i]]
+            return idx, [los[i] for i in idx], [his[i] for i in idx]
+        first, step = steps[0], steps[1] - steps[0]
+        idx = []
+        reached = 0
+        for x in ts:  # ascending, so the step ranges come in order
+            lo_i = max(reached, -((first - x - off) // step))  # ceil((x + off - first) / step)
+            hi_i = min(n, -((first - x - off - rng) // step))
+            if lo_i < hi_i:
+                idx.extend(range(lo_i, hi_i))
+                reached = hi_i
+        los = [bisect_right(ts, starts[i]) for i in idx]
+        his = [bisect_right(ts, ends[i]) for i in idx]
+        return idx, los, his
 
     def extract(
         self, expr: ast.RangeAggregation, start: int, end: int
