@@ -339,3 +339,21 @@ def test_log_queries_match_a_brute_force_merge(
     for stream in res.value.streams:  # type: ignore[union-attr]
         stamps = [t for t, _ in stream.entries]
         assert stamps == sorted(stamps, reverse=not forward)
+
+
+@pytest.mark.parametrize(("rng", "offset", "step"), [(10, 0, 1), (7, 3, 2), (1, 0, 3), (40, 5, 7)])
+def test_sparse_series_over_many_steps(rng: int, offset: int, step: int) -> None:
+    """Two samples and hundreds of steps: the sparse window path, against a direct count."""
+    stamps = [5, 100]
+    q = MemoryQuerier()
+    q.push({"app": "s"}, [(t * S, "x") for t in stamps])
+    res = Engine(q).query_range(
+        "fake", count(sel(app="s"), rng * S, offset * S), 0, 300 * S, step * S
+    )
+    got = dict(zip(res.value.series[0].timestamps, res.value.series[0].values, strict=True))  # type: ignore[union-attr]
+    want = {}
+    for t in range(0, 301, step):
+        n = sum(1 for x in stamps if t - offset - rng < x <= t - offset)
+        if n:
+            want[t * S] = float(n)
+    assert got == want
