@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from lokipy.logql import ast
 from lokipy.logql.functions import CONVERSIONS, ConversionError, range_function
+from lokipy.logql.log.labels import LabelsBuilder
 from lokipy.logql.planner import (
     ERR_SAMPLE_EXTRACTION,
     ERROR_LABEL,
@@ -333,6 +334,7 @@ class MetricEvaluator:
         need_values = with_bytes or unwrap is not None
         pipeline = compile_pipeline(lr.query.pipeline)
         reduce = _label_reducer(expr.grouping, unwrap.label if unwrap is not None else None)
+        key_of = _builder_key(expr.grouping, reduce)
         series: dict[Labels, _SeriesBuilder] = {}
         stats = self.stats
         streams = self.querier.select_streams(self.tenant, lr.query.matchers, start, end)
@@ -392,7 +394,7 @@ class MetricEvaluator:
                     elif with_bytes:
                         value = float(len(line))
                     stats.post_filter_lines += 1
-                    key = reduce(builder.labels())
+                    key = key_of(builder)
                     col = series.get(key)
                     if col is None:
                         col = series[key] = _SeriesBuilder()
@@ -437,6 +439,33 @@ def _label_reducer(
         return labels
 
     return reduce
+
+
+def _builder_key(
+    grouping: ast.Grouping | None, reduce: Callable[[tuple[tuple[str, str], ...]], Labels]
+) -> Callable[[LabelsBuilder], Labels]:
+    """Series labels straight from a line's label builder. With ``by (...)`` only the grouped
+    names are read (no full, sorted label set per line); errors keep every label."""
+    if grouping is None or grouping.without:
+        return lambda builder: reduce(builder.labels())
+    names = sorted(set(grouping.labels))
+    cache: dict[tuple[str | None, ...], Labels] = {}
+
+    def key_of(builder: LabelsBuilder) -> Labels:
+        if builder.err or builder.err_details:
+            return reduce(builder.labels())
+        get = builder.get
+        values = tuple([get(n) for n in names])
+        labels = cache.get(values)
+        if labels is None:
+            if len(cache) >= _REDUCER_CACHE:
+                cache.clear()
+            labels = cache[values] = make_labels(
+                [(n, v) for n, v in zip(names, values, strict=True) if v is not None]
+            )
+        return labels
+
+    return key_of
 
 
 def absent_labels(matchers: tuple[ast.LabelMatcher, ...]) -> Labels:
