@@ -192,6 +192,12 @@ def test_leading_sign_belongs_to_the_literal() -> None:
     )
 
 
+def test_minus_zero_lexes_as_a_duration() -> None:
+    # Go's time.ParseDuration accepts "-0", and Loki tries it on every `-<digits>`.
+    assert err("-0") == "parse error at line 0, col 1: syntax error: unexpected DURATION"
+    assert str(parse("0 * -1")) == "0"  # so a folded negative zero prints as 0
+
+
 def test_constant_folding_matches_loki() -> None:
     assert parse("1 + 2 * 3") == NumberLiteral(7.0)
     assert math.isnan(parse("1 / 0").value)  # type: ignore[attr-defined]
