@@ -26,7 +26,13 @@ from lokipy.logql.log.labels import (
 )
 from lokipy.logql.log.logfmt import Decoder
 from lokipy.logql.log.pattern import PatternMatcher
-from lokipy.logql.log.sanitize import clean_value, decode_key, decode_value, sanitize_key
+from lokipy.logql.log.sanitize import (
+    clean_entry,
+    clean_value,
+    decode_key,
+    decode_value,
+    sanitize_key,
+)
 from lokipy.model.errors import InvalidInput
 from lokipy.model.labels import is_valid_label_name
 from lokipy.model.regex import compile_regex
@@ -187,7 +193,7 @@ class UnpackParser:
                 if not isinstance(value, str) or isinstance(value, _Num):
                     continue
                 if key == "_entry":
-                    entry = value.encode("utf-8", "surrogatepass")
+                    entry = clean_entry(value)
                 else:
                     found.append((key, clean_value(value)))
         else:
@@ -265,11 +271,12 @@ class JSONExpressionParser:
 class LogfmtParser:
     """``| logfmt [--strict] [--keep-empty]``."""
 
-    __slots__ = ("strict", "keep_empty")
+    __slots__ = ("strict", "keep_empty", "_names")
 
     def __init__(self, strict: bool = False, keep_empty: bool = False) -> None:
         self.strict = strict
         self.keep_empty = keep_empty
+        self._names: dict[bytes, str] = {}  # raw key -> sanitised name
 
     def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:
         pairs = fast_logfmt(line)
@@ -277,11 +284,16 @@ class LogfmtParser:
             return self._slow(line, lbs)
         base, category, added = lbs.base_map, lbs.category, lbs.added
         keep_empty = self.keep_empty
+        names = self._names
         seen: set[str] = set()
         for raw_key, raw_value in pairs:
             if not raw_value and not keep_empty:
                 continue
-            name = sanitize_key(raw_key.decode())
+            name = names.get(raw_key)
+            if name is None:
+                name = sanitize_key(raw_key.decode())
+                if len(names) < _NAME_CACHE_MAX:
+                    names[raw_key] = name
             if not name:
                 continue
             if name in base or category.get(name) == METADATA:

@@ -413,7 +413,7 @@ class Template:
                     v = data.get(n.pipe.cmds[0].args[0].fields[0])
                     parts.append("" if v is None else v if isinstance(v, str) else to_text(v))
             return "".join(parts)
-        ex = _Exec(self, data, {**self.funcs, **(funcs or {})})
+        ex = _Exec(self, data, {**self.funcs, **funcs} if funcs else self.funcs)
         out: list[str] = []
         ex.walk(self.root, data, [{"$": data}], out)
         return "".join(out)
@@ -641,6 +641,8 @@ def go_type(value: Any) -> str:
 
 def to_text(value: Any) -> str:
     """Go's ``fmt.Sprint`` of a value."""
-    from lokipy.logql.log.gofmt import sprint
+    if type(value) is str:
+        return value
+    from lokipy.logql.log.gofmt import sprint  # gofmt imports this module for go_type
 
     return sprint(value)
