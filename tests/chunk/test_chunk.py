@@ -142,6 +142,9 @@ def test_writer_misuse() -> None:
         writer.append([4], [b"y"])
     with pytest.raises(ValueError):
         writer.append([6, 7], [b"y"])
+    with pytest.raises(ValueError):
+        writer.append([8, 6], [b"y", b"z"])
+    assert writer.count == 1
     writer.finish()
     with pytest.raises(ValueError):
         writer.append([9], [b"z"])
