@@ -48,6 +48,7 @@ __all__ = [
     "FormatError",
     "block_meta",
     "decode_block",
+    "decode_block_offsets",
     "decode_block_timestamps",
     "encode_block",
     "verify_block",
@@ -299,22 +300,27 @@ def read_timestamps(buf: bytes | memoryview, lay: Layout) -> array[int]:
     return ts
 
 
+def read_offsets(buf: bytes | memoryview, lay: Layout) -> list[int]:
+    """Line offsets (n+1 ints from 0) rebuilt from the lengths frame."""
+    n = lay.meta.count
+    width = lay.len_width
+    if not width:
+        return [0] * (n + 1)
+    planes = _inflate(buf, lay.lens, n * width, "lengths")
+    # One C-level pass; a list indexes faster than an array in the callers' bisects.
+    offsets = list(accumulate(from_planes(planes, n, width, "Q"), initial=0))
+    if offsets[-1] != lay.meta.raw_bytes:
+        raise FormatError("line lengths disagree with the header", lay.lens[0])
+    return offsets
+
+
 def read_block(buf: bytes | memoryview, lay: Layout) -> EntryBatch:
     """Every column of a block whose header checksum was checked by :func:`read_header`."""
     _check(buf, lay.text[0], lay.crc_b, "text")
     meta = lay.meta
     n = meta.count
     ts = read_timestamps(buf, lay)
-    width = lay.len_width
-    offsets: Sequence[int]
-    if width:
-        planes = _inflate(buf, lay.lens, n * width, "lengths")
-        # One C-level pass; a list indexes faster than an array in the callers' bisects.
-        offsets = list(accumulate(from_planes(planes, n, width, "Q"), initial=0))
-        if offsets[-1] != meta.raw_bytes:
-            raise FormatError("line lengths disagree with the header", lay.lens[0])
-    else:
-        offsets = [0] * (n + 1)
+    offsets = read_offsets(buf, lay)
     text = _inflate(buf, lay.text, meta.raw_bytes, "text") if meta.raw_bytes else b""
     metadata = None
     if lay.flags & FLAG_METADATA:
@@ -371,6 +377,18 @@ def decode_block_timestamps(buf: bytes | memoryview) -> Sequence[int]:
     """The block's timestamps (an ``array('q')``, ascending) without touching the text frame."""
     try:
         return read_timestamps(buf, read_header(buf))
+    except FormatError as err:
+        raise corrupt(err, "block") from None
+
+
+def decode_block_offsets(buf: bytes | memoryview) -> list[int]:
+    """Line offsets (``n + 1`` ints from 0) without touching the text frame.
+
+    Enough for ``bytes_over_time``/``bytes_rate`` over a selector: the bytes of entries
+    ``i..j-1`` are ``offsets[j] - offsets[i]``.
+    """
+    try:
+        return read_offsets(buf, read_header(buf))
     except FormatError as err:
         raise corrupt(err, "block") from None
 

@@ -28,6 +28,7 @@ from lokipy.chunk.block import (
     encode_block,
     read_block,
     read_header,
+    read_offsets,
     read_timestamps,
 )
 from lokipy.chunk.varint import (
@@ -336,6 +337,15 @@ class ChunkReader:
         buf = self.block_bytes(i)
         try:
             return read_timestamps(buf, self._header(i, buf))
+        except FormatError as err:
+            raise corrupt(err, f"block {i}", meta.offset, self.path) from None
+
+    def offsets(self, i: int) -> list[int]:
+        """Line offsets of block ``i`` (n+1 ints from 0) without decompressing its text."""
+        meta = self.metas[i]
+        buf = self.block_bytes(i)
+        try:
+            return read_offsets(buf, self._header(i, buf))
         except FormatError as err:
             raise corrupt(err, f"block {i}", meta.offset, self.path) from None
 
