@@ -340,8 +340,8 @@ class ChunkReader:
         except FormatError as err:
             raise corrupt(err, f"block {i}", meta.offset, self.path) from None
 
-    def offsets(self, i: int) -> list[int]:
-        """Line offsets of block ``i`` (n+1 ints from 0) without decompressing its text."""
+    def offsets(self, i: int) -> Sequence[int]:
+        """Line offsets of block ``i`` (``array('I')``, n+1 ints from 0), text not inflated."""
         meta = self.metas[i]
         buf = self.block_bytes(i)
         try:
