@@ -24,7 +24,6 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from operator import le
 
 import zstandard
 
@@ -32,6 +31,7 @@ from lokipy.chunk.varint import (
     FormatError,
     bytes_needed,
     from_planes,
+    is_sorted,
     offsets_from_planes,
     put_u32,
     put_uvarint,
@@ -147,7 +147,7 @@ def encode_block(
         raise ValueError("a block needs at least one entry")
     if len(lines) != n or (metadata is not None and len(metadata) != n):
         raise ValueError("timestamps, lines and metadata must have the same length")
-    if n > 1 and not all(map(le, timestamps, timestamps[1:])):
+    if not is_sorted(timestamps):
         raise ValueError("block entries must be sorted by timestamp")
     min_ts, max_ts = timestamps[0], timestamps[-1]
     cctx = _compressor(level)

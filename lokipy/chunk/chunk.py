@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from enum import IntEnum
 from itertools import accumulate
-from operator import le
 
 from lokipy.chunk.block import (
     BlockMeta,
@@ -32,6 +31,7 @@ from lokipy.chunk.block import (
     read_timestamps,
 )
 from lokipy.chunk.varint import (
+    is_sorted,
     put_u32,
     put_u64,
     put_uvarint,
@@ -153,9 +153,7 @@ class ChunkWriter:
             raise ValueError("timestamps, lines and metadata must have the same length")
         if n == 0:
             return
-        if (self._ts and timestamps[0] < self._ts[-1]) or not all(
-            map(le, timestamps, timestamps[1:])
-        ):
+        if (self._ts and timestamps[0] < self._ts[-1]) or not is_sorted(timestamps):
             raise ValueError("entries must be appended in time order")
         if metadata is not None and self._md is None:
             self._md = [()] * len(self._ts)
