@@ -47,9 +47,7 @@ def _read_all(reader: ChunkReader) -> ListChunk:
 
 
 @given(appends(), st.integers(1, 400), st.binary(max_size=40))
-def test_appended_entries_round_trip(
-    batches: list[Columns], block_size: int, labels: bytes
-) -> None:
+def test_appended_entries_round_trip(batches: list[Columns], block_size: int, labels: bytes) -> None:
     ref = ListChunk(labels=labels)
     writer = ChunkWriter(labels, block_size=block_size)
     for ts, lines, md in batches:
@@ -189,9 +187,7 @@ def test_truncated_chunk_is_corrupt(batches: list[Columns], data: st.DataObject)
 
 
 @given(appends(), st.data())
-def test_any_flipped_byte_in_a_chunk_is_detected(
-    batches: list[Columns], data: st.DataObject
-) -> None:
+def test_any_flipped_byte_in_a_chunk_is_detected(batches: list[Columns], data: st.DataObject) -> None:
     buf = bytearray(_small_chunk(batches))
     pos = data.draw(st.integers(0, len(buf) - 1))
     buf[pos] ^= data.draw(st.integers(1, 255))
