@@ -133,9 +133,7 @@ Block = tuple[list[int], list[bytes]]
 StreamKey = tuple[str, str, str]
 
 
-def make_corpus(
-    target_bytes: int, seed: int = 20240601
-) -> tuple[list[Block], list[StreamKey], bytes, int]:
+def make_corpus(target_bytes: int, seed: int = 20240601) -> tuple[list[Block], list[StreamKey], bytes, int]:
     """Per-stream ~256 KiB blocks with their stream keys, the raw text in time order
     (newline-terminated, as ``zstd -3 file`` would see it), and the line count."""
     rng = random.Random(seed)
