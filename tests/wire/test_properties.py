@@ -26,7 +26,10 @@ INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
 # Text as the proto decoder produces it: any bytes, invalid UTF-8 kept as surrogate escapes.
 WIRE_TEXT = st.binary(max_size=24).map(lambda b: b.decode("utf-8", "surrogateescape"))
 UNICODE = st.text(st.characters(blacklist_categories=("Cs",)), max_size=24)
-LABEL_NAME = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,10}", fullmatch=True)
+_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+LABEL_NAME = st.builds(
+    str.__add__, st.sampled_from(_FIRST), st.text(_FIRST + "0123456789", max_size=8)
+)
 
 
 def _metadata_column(draw, n: int, text) -> list[Metadata] | None:
@@ -159,3 +162,35 @@ def test_json_shaped_garbage_only_raises_invalid_input(streams, legacy) -> None:
 def test_json_value_garbage_only_raises_invalid_input(values) -> None:
     body = json.dumps({"streams": [{"stream": {"a": "b"}, "values": values}]}).encode()
     _decode_only_expected_errors(body, "application/json", None, False)
+
+
+TS_TEXT = st.one_of(
+    st.integers(-(1 << 64), 1 << 64).map(str),
+    st.sampled_from(["", "-", "007", "+1", " 1", "1.5", "1e3", "\u0661", "0"]),
+)
+ENTRY = st.one_of(
+    st.none(),
+    st.tuples(TS_TEXT, UNICODE).map(list),
+    st.tuples(TS_TEXT, UNICODE, st.dictionaries(UNICODE, UNICODE, max_size=2)).map(list),
+    st.lists(st.one_of(TS_TEXT, st.integers(), st.none()), max_size=4),
+)
+
+
+@given(st.lists(ENTRY, min_size=1, max_size=8))
+def test_json_fast_path_agrees_with_the_entry_by_entry_path(values) -> None:
+    from lokipy.wire.push_json import _STRICT, _values_fast, _values_slow
+
+    try:
+        slow = _values_slow(values, _STRICT)
+    except InvalidInput as err:
+        slow = err
+    try:
+        fast = _values_fast(values, _STRICT)
+    except InvalidInput as err:
+        fast = err
+    if fast is None:
+        return  # declined: the slow path is authoritative
+    if isinstance(slow, InvalidInput):
+        assert isinstance(fast, InvalidInput) and str(fast) == str(slow)
+    else:
+        assert fast == slow
