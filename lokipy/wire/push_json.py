@@ -69,9 +69,30 @@ def load_json(body: bytes) -> tuple[Any, _Encoder]:
         else:
             raise InvalidInput(f"malformed JSON push body: {err}") from None
     try:
-        return json.loads(body.decode("utf-8", "surrogateescape")), _LENIENT
+        doc = json.loads(body.decode("utf-8", "surrogateescape"))
     except (ValueError, RecursionError) as err:
         raise InvalidInput(f"malformed JSON push body: {err}") from None
+    _reject_escaped_surrogates(doc)
+    return doc, _LENIENT
+
+
+def _reject_escaped_surrogates(doc: Any) -> None:
+    """On the lenient path, a surrogate that is not an escaped raw byte came from a ``\\uD8xx``
+    escape without its pair: Loki's parser rejects those (orjson does too on the fast path).
+    Checking every string here keeps every later ``encode(..., "surrogateescape")`` safe."""
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+        elif type(item) is str:
+            try:
+                item.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise _stream_error(INVALID_ESCAPE) from None
 
 
 def _encode_all(encode: _Encoder, texts: list[str]) -> list[bytes]:
