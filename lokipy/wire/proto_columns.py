@@ -24,6 +24,8 @@ from __future__ import annotations
 from itertools import accumulate, repeat
 from operator import add, mul
 
+from google.protobuf.message import DecodeError
+
 from lokipy.model.entry import PushRequest, PushStream
 from lokipy.wire.push_proto import (
     I32,
@@ -91,8 +93,15 @@ def _in_range(ts: list[int], nanos_ok: bool) -> bool:
     return not ts or (nanos_ok and min(ts) >= INT64_MIN and max(ts) <= INT64_MAX)
 
 
+def _by_entry(full: object) -> list[PushStream]:
+    return [stream_by_entry(s) for s in full.streams]  # type: ignore[attr-defined]
+
+
 def _per_stream(data: bytes, full: object) -> list[PushStream]:
-    views = _StreamsColumns.FromString(data).streams
+    try:
+        views = _StreamsColumns.FromString(data).streams
+    except DecodeError:
+        return _by_entry(full)
     out: list[PushStream] = []
     for pb_stream, view in zip(full.streams, views, strict=True):  # type: ignore[attr-defined]
         n = len(pb_stream.entries)
@@ -111,7 +120,12 @@ def decode_columns(data: bytes, full: object) -> PushRequest:
     """Decode ``data`` (already validated by the full parse ``full``) column-wise."""
     pb_streams = full.streams  # type: ignore[attr-defined]
     counts = [len(s.entries) for s in pb_streams]
-    cols = _RequestColumns.FromString(data).streams.entries
+    try:
+        cols = _RequestColumns.FromString(data).streams.entries
+    except DecodeError:
+        # A field the real schema skips as unknown (wrong wire type) can still be malformed
+        # as a packed column: the full parse already accepted the message, so go slowly.
+        return PushRequest(_by_entry(full))
     got = _aligned(cols, sum(counts))
     if got is None or not _in_range(got[0], got[2]):
         return PushRequest(_per_stream(data, full))  # it names a bad timestamp exactly
