@@ -194,3 +194,42 @@ def test_json_fast_path_agrees_with_the_entry_by_entry_path(values) -> None:
         assert isinstance(fast, InvalidInput) and str(fast) == str(slow)
     else:
         assert fast == slow
+
+
+def _pb_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+
+
+def _pb_level(
+    numbers: list[int], child: st.SearchStrategy[bytes] | None
+) -> st.SearchStrategy[bytes]:  # noqa: E501
+    """Fields of one message level of PushRequest, with the right field numbers but any wire
+    type: mostly length-delimited nested messages, sometimes varints, junk or raw noise."""
+    junk = st.binary(max_size=4)
+    payload = junk if child is None else st.one_of(child, child, child, junk)
+    length_delimited = st.tuples(st.sampled_from(numbers), payload).map(
+        lambda t: _pb_varint(t[0] << 3 | 2) + _pb_varint(len(t[1])) + t[1]
+    )
+    varint = st.tuples(st.sampled_from(numbers), st.integers(0, (1 << 64) - 1)).map(
+        lambda t: _pb_varint(t[0] << 3) + _pb_varint(t[1])
+    )
+    noise = st.binary(min_size=1, max_size=2)
+    one = st.one_of(length_delimited, length_delimited, length_delimited, varint, noise)
+    return st.lists(one, min_size=1, max_size=3).map(b"".join)
+
+
+PB_REQUEST = _pb_level(
+    [1, 2], _pb_level([1, 2, 3], _pb_level([1, 2, 3, 4], _pb_level([1, 2], None)))
+)
+
+
+@given(PB_REQUEST)
+def test_protobuf_shaped_garbage_only_raises_invalid_input(data: bytes) -> None:
+    """Every level of PushRequest with the right field numbers but any wire type: exercises
+    the full parse and the column views on inputs that almost make sense."""
+    _decode_only_expected_errors(compress_block(data), None, None, False)
