@@ -41,9 +41,7 @@ def media_type(content_type: str | None) -> str:
 
 
 def _too_large(limit: int) -> RequestTooLarge:
-    return RequestTooLarge(
-        f"request body too large: decompressed body exceeds the limit of {limit} bytes"
-    )
+    return RequestTooLarge(f"request body too large: decompressed body exceeds the limit of {limit} bytes")
 
 
 def inflate(body: bytes, *, gzip: bool, max_bytes: int) -> bytes:

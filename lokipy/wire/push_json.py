@@ -265,9 +265,7 @@ def _values_fast(
     return ts, lines, md if any(md) else None
 
 
-def _values_slow(
-    values: list[Any], encode: _Encoder
-) -> tuple[list[int], list[bytes], list[Metadata] | None]:
+def _values_slow(values: list[Any], encode: _Encoder) -> tuple[list[int], list[bytes], list[Metadata] | None]:
     """Entry by entry, as Loki reads them: nulls skipped, elements past the third ignored,
     missing elements left at their zero value (ts 0, empty line)."""
     ts: list[int] = []
@@ -331,9 +329,7 @@ def _legacy_entry(e: Any, encode: _Encoder) -> tuple[int, bytes, Metadata]:
     try:
         t = parse_rfc3339(ts_text)
     except InvalidInput:
-        raise InvalidInput(
-            f'parsing time "{ts_text}" as "2006-01-02T15:04:05Z07:00": not RFC3339'
-        ) from None
+        raise InvalidInput(f'parsing time "{ts_text}" as "2006-01-02T15:04:05Z07:00": not RFC3339') from None
     if not INT64_MIN <= t <= INT64_MAX:
         raise InvalidInput(f'legacy push entry ts "{ts_text}" is outside the int64 ns range')
     line = e.get("line", "")

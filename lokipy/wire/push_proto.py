@@ -102,9 +102,7 @@ def raise_bad_timestamp(pb_entries: object) -> None:
             raise InvalidInput(f"timestamp: {_go_timestamp(s, n)}: nanos not in range [0, 1e9)")
         if not INT64_MIN <= s * NS + n <= INT64_MAX:
             # Loki takes it (and rejects it later as too old/new); we keep int64 everywhere.
-            raise InvalidInput(
-                f"timestamp: {_go_timestamp(s, n)} is outside the int64 nanosecond range"
-            )
+            raise InvalidInput(f"timestamp: {_go_timestamp(s, n)} is outside the int64 nanosecond range")
     raise AssertionError("unreachable: range check failed but every timestamp is valid")
 
 

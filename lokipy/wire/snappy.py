@@ -48,8 +48,7 @@ def decompress_block(block: bytes | memoryview, max_bytes: int) -> bytes:
         )
     if size > MAX_EXPANSION * len(block):
         raise InvalidInput(
-            f"snappy: corrupt input (declares {size} bytes, impossible for a "
-            f"{len(block)}-byte block)"
+            f"snappy: corrupt input (declares {size} bytes, impossible for a {len(block)}-byte block)"
         )
     try:
         out = cramjam.snappy.decompress_raw(block)

@@ -32,9 +32,7 @@ REQ = PushRequest(
         )
     ]
 )
-PROTO_REQ = PushRequest(
-    [PushStream(str(s.labels), s.timestamps, s.lines, s.metadata) for s in REQ.streams]
-)
+PROTO_REQ = PushRequest([PushStream(str(s.labels), s.timestamps, s.lines, s.metadata) for s in REQ.streams])
 
 
 def _deflate_raw(data: bytes) -> bytes:
@@ -153,9 +151,7 @@ def test_decompression_bomb_is_refused_before_memory_grows(encoding) -> None:
     t0 = time.perf_counter()
     try:
         with pytest.raises(RequestTooLarge, match="request body too large"):
-            decode_push(
-                bomb, "application/json", encoding, legacy=False, max_decompressed_bytes=limit
-            )
+            decode_push(bomb, "application/json", encoding, legacy=False, max_decompressed_bytes=limit)
         elapsed = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -174,9 +170,7 @@ def test_inflate_exactly_at_the_limit_is_fine() -> None:
 def test_identity_body_over_the_limit_is_too_large() -> None:
     body = encode_push_json(REQ)
     with pytest.raises(RequestTooLarge, match="request body too large"):
-        decode_push(
-            body, "application/json", None, legacy=False, max_decompressed_bytes=len(body) - 1
-        )
+        decode_push(body, "application/json", None, legacy=False, max_decompressed_bytes=len(body) - 1)
 
 
 def test_snappy_bomb_declaring_a_huge_size_is_refused_without_allocating() -> None:

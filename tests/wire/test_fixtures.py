@@ -48,8 +48,7 @@ def test_client_fixture_decodes_to_sidecar(name: str) -> None:
         legacy=request["path"] == "/api/prom/push",
     )
     expected = [
-        (Labels.from_map(s["labels"]), expected_rows(s["entries"]))
-        for s in request["decoded"]["streams"]
+        (Labels.from_map(s["labels"]), expected_rows(s["entries"])) for s in request["decoded"]["streams"]
     ]
     assert normalised(req) == expected
     # Protobuf and legacy JSON keep the label text exactly as the client sent it.
@@ -60,9 +59,7 @@ def test_client_fixture_decodes_to_sidecar(name: str) -> None:
 
 def test_every_client_push_fixture_is_covered() -> None:
     clients = require_shared("fixtures", "clients")
-    on_disk = {
-        p.name for p in clients.glob("*.bin") if not p.name.startswith(("alerting__", "query__"))
-    }
+    on_disk = {p.name for p in clients.glob("*.bin") if not p.name.startswith(("alerting__", "query__"))}
     assert on_disk == set(_client_bins())
 
 
@@ -86,9 +83,7 @@ def test_hand_built_fixture_decodes_to_sidecar(body: str, sidecar: str) -> None:
     assert req.entry_count() == exp["total_entries"]
 
 
-@pytest.mark.parametrize(
-    "parts", [("push_proto_snappy.bin",), ("clients", "winston_loki_proto.bin")]
-)
+@pytest.mark.parametrize("parts", [("push_proto_snappy.bin",), ("clients", "winston_loki_proto.bin")])
 def test_proto_fixtures_reencode_byte_exact(parts: tuple[str, ...]) -> None:
     """Our encoder reproduces the client's protobuf bytes exactly (Go's field order)."""
     from lokipy.wire import decode_push_proto, encode_push_proto_raw

@@ -65,8 +65,7 @@ def test_doc_example_decodes() -> None:
         ),
         (
             {"ok": "v\u00e9", "p\u00e9": "y"},
-            "couldn't parse labels: 1:13: parse error: "
-            "unexpected character inside braces: '\u00e9'",
+            "couldn't parse labels: 1:13: parse error: unexpected character inside braces: '\u00e9'",
         ),
         (
             {"": "x"},
@@ -227,9 +226,7 @@ def test_lone_surrogate_escapes_are_rejected_like_loki(escape) -> None:
 def test_raw_invalid_utf8_is_kept_byte_exact() -> None:
     """Go's parser never validates UTF-8, so neither do we: the bytes go through as sent."""
     line = b"bad \xff\xfe bytes \xc3 and valid \xc3\xa9"
-    body = (
-        b'{"streams":[{"stream":{"app":"x\xffy"},"values":[["5","' + line + b'",{"k":"\xfe"}]]}]}'
-    )
+    body = b'{"streams":[{"stream":{"app":"x\xffy"},"values":[["5","' + line + b'",{"k":"\xfe"}]]}]}'
     s = one_from(body)
     assert s.lines == [line]
     assert s.labels == Labels([("app", "x\udcffy")])
@@ -310,9 +307,7 @@ def test_legacy_malformed_entries(entry) -> None:
         decode_push_json_legacy(body)
 
 
-@pytest.mark.parametrize(
-    "stream", [{"labels": 5, "entries": []}, {"labels": "{}", "entries": {}}, "x"]
-)
+@pytest.mark.parametrize("stream", [{"labels": 5, "entries": []}, {"labels": "{}", "entries": {}}, "x"])
 def test_legacy_malformed_streams(stream) -> None:
     with pytest.raises(InvalidInput):
         decode_push_json_legacy(orjson.dumps({"streams": [stream]}))
@@ -325,9 +320,7 @@ def test_encode_parses_label_text_and_replaces_invalid_utf8() -> None:
     req = PushRequest([PushStream('{b="2", a="1"}', [1], [b"ok \xff"], [(("k", "v\udcff"),)])])
     doc = orjson.loads(encode_push_json(req))
     assert doc == {
-        "streams": [
-            {"stream": {"a": "1", "b": "2"}, "values": [["1", "ok \ufffd", {"k": "v\ufffd"}]]}
-        ]
+        "streams": [{"stream": {"a": "1", "b": "2"}, "values": [["1", "ok \ufffd", {"k": "v\ufffd"}]]}]
     }
 
 

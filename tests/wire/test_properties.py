@@ -33,9 +33,7 @@ LABEL_NAME = st.builds(
 
 
 def _metadata_column(draw, n: int, text) -> list[Metadata] | None:
-    column = [
-        tuple(sorted(draw(st.dictionaries(text, text, max_size=3)).items())) for _ in range(n)
-    ]
+    column = [tuple(sorted(draw(st.dictionaries(text, text, max_size=3)).items())) for _ in range(n)]
     return column if any(column) else None
 
 
@@ -86,9 +84,7 @@ def test_json_and_proto_agree(streams: list[PushStream]) -> None:
     req = PushRequest(streams)
     via_json = decode_push(encode_push_json(req), "application/json", None, legacy=False)
     via_proto = decode_push(encode_push_proto(req), None, None, legacy=False)
-    assert [Labels.parse(s.labels) for s in via_proto.streams] == [
-        s.labels for s in via_json.streams
-    ]
+    assert [Labels.parse(s.labels) for s in via_proto.streams] == [s.labels for s in via_json.streams]
     assert [(s.timestamps, s.lines, s.metadata) for s in via_proto.streams] == [
         (s.timestamps, s.lines, s.metadata) for s in via_json.streams
     ]
@@ -135,9 +131,7 @@ def test_mutated_protobuf_only_raises_invalid_input(streams, data) -> None:
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=20,
 )
 STREAM_KEYS = st.sampled_from(["stream", "values", "labels", "entries", "ts", "line", "x"])

@@ -35,9 +35,7 @@ def _vi(field: int, value: int) -> bytes:
     return _varint(field << 3) + _varint(value & ((1 << 64) - 1))
 
 
-def _entry(
-    ts: bytes | None = None, line: bytes = b"", sm: list[bytes] = (), extra: bytes = b""
-) -> bytes:
+def _entry(ts: bytes | None = None, line: bytes = b"", sm: list[bytes] = (), extra: bytes = b"") -> bytes:
     out = b"" if ts is None else _ld(1, ts)
     out += _ld(2, line) + b"".join(_ld(3, p) for p in sm) + extra
     return out
