@@ -341,13 +341,7 @@ def test_lenient_path_rejects_escaped_lone_surrogates_anywhere(where) -> None:
     key = b'"\\ud800"' if where == "metadata_key" else b'"k"'
     value = b'"\\udbff"' if where == "metadata_value" else b'"v"'
     body = (
-        b'{"streams":[{"stream":{"a":'
-        + label
-        + b'},"values":[["1","\xff",{'
-        + key
-        + b":"
-        + value
-        + b"}]]}]}"
+        b'{"streams":[{"stream":{"a":' + label + b'},"values":[["1","\xff",{' + key + b":" + value + b"}]]}]}"
     )
     with pytest.raises(InvalidInput, match="invalid escape"):
         decode_push_json(body)

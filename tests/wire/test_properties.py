@@ -27,9 +27,7 @@ INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
 WIRE_TEXT = st.binary(max_size=24).map(lambda b: b.decode("utf-8", "surrogateescape"))
 UNICODE = st.text(st.characters(blacklist_categories=("Cs",)), max_size=24)
 _FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
-LABEL_NAME = st.builds(
-    str.__add__, st.sampled_from(_FIRST), st.text(_FIRST + "0123456789", max_size=8)
-)
+LABEL_NAME = st.builds(str.__add__, st.sampled_from(_FIRST), st.text(_FIRST + "0123456789", max_size=8))
 
 
 def _metadata_column(draw, n: int, text) -> list[Metadata] | None:
@@ -199,9 +197,7 @@ def _pb_varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _pb_level(
-    numbers: list[int], child: st.SearchStrategy[bytes] | None
-) -> st.SearchStrategy[bytes]:  # noqa: E501
+def _pb_level(numbers: list[int], child: st.SearchStrategy[bytes] | None) -> st.SearchStrategy[bytes]:
     """Fields of one message level of PushRequest, with the right field numbers but any wire
     type: mostly length-delimited nested messages, sometimes varints, junk or raw noise."""
     junk = st.binary(max_size=4)
@@ -217,9 +213,7 @@ def _pb_level(
     return st.lists(one, min_size=1, max_size=3).map(b"".join)
 
 
-PB_REQUEST = _pb_level(
-    [1, 2], _pb_level([1, 2, 3], _pb_level([1, 2, 3, 4], _pb_level([1, 2], None)))
-)
+PB_REQUEST = _pb_level([1, 2], _pb_level([1, 2, 3], _pb_level([1, 2, 3, 4], _pb_level([1, 2], None))))
 
 
 @given(PB_REQUEST)
