@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import partial
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -261,8 +262,29 @@ def _values_fast(
         return None
     if 3 not in lens:
         return ts, lines, None
-    md = [_entry_metadata(v[2]) if len(v) == 3 else NO_METADATA for v in values]
-    return ts, lines, md if any(md) else None
+    md = _metadata_column(values, lens)
+    if md is False:
+        return None
+    return ts, lines, md
+
+
+_THIRD = itemgetter(2)
+_NO_OBJECT: dict[str, str] = {}
+
+
+def _metadata_column(values: list[list[Any]], lens: set[int]) -> list[Metadata] | None | bool:
+    """Sorted metadata tuples for every entry, or None when no entry has any, with the type
+    checks done column-wise; False when something is off (the slow path names it)."""
+    if lens == {3}:
+        objs = list(map(_THIRD, values))
+    else:
+        objs = [v[2] if len(v) == 3 else _NO_OBJECT for v in values]
+    if set(map(type, objs)) != {dict}:
+        return False
+    if not set(map(type, chain.from_iterable(map(dict.values, objs)))) <= {str}:
+        return False
+    md: list[Metadata] = list(map(tuple, map(sorted, map(dict.items, objs))))
+    return md if any(md) else None
 
 
 def _values_slow(values: list[Any], encode: _Encoder) -> tuple[list[int], list[bytes], list[Metadata] | None]:
