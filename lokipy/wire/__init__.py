@@ -38,7 +38,8 @@ from lokipy.wire.decode import (
     inflate,
     media_type,
 )
-from lokipy.wire.push_json import decode_push_json, decode_push_json_legacy, encode_push_json
+from lokipy.wire.push_json import decode_push_json, encode_push_json
+from lokipy.wire.push_json_legacy import decode_push_json_legacy
 from lokipy.wire.push_proto import decode_push_proto, encode_push_proto_raw
 from lokipy.wire.snappy import compress_block, decompress_block
 

@@ -20,7 +20,8 @@ import zlib
 
 from lokipy.model.entry import PushRequest
 from lokipy.model.errors import InvalidInput, RequestTooLarge
-from lokipy.wire.push_json import decode_push_json, decode_push_json_legacy, encode_push_json
+from lokipy.wire.push_json import decode_push_json, encode_push_json
+from lokipy.wire.push_json_legacy import decode_push_json_legacy
 from lokipy.wire.push_proto import decode_push_proto, encode_push_proto_raw
 from lokipy.wire.snappy import compress_block, decompress_block
 
