@@ -21,6 +21,8 @@ No encoder we know does that; it can only shuffle values within one client's own
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from itertools import accumulate, repeat
 from operator import add, mul
 
@@ -55,13 +57,53 @@ _COLUMN_SCHEMA = {
     "StreamColumns": [field("entries", 2, MSG, msg="EntryColumns")],  # singular: merged
     "StreamsColumns": [field("streams", 1, MSG, repeated=True, msg="StreamColumns")],
     "RequestColumns": [field("streams", 1, MSG, msg="StreamColumns")],  # singular: merged
+    # Every entry's raw Timestamp bytes, request-wide: their sizes tell which omitted nanos.
+    "RawTimestamps": [field("timestamp", 1, B, repeated=True)],
+    "RawTimestampsStream": [field("entries", 2, MSG, msg="RawTimestamps")],
+    "RawTimestampsRequest": [field("streams", 1, MSG, msg="RawTimestampsStream")],
 }
 _C = build_classes(_COLUMN_SCHEMA, "lokipy/logproto_columns.proto")
 _RequestColumns = _C["RequestColumns"]
 _StreamsColumns = _C["StreamsColumns"]
+_RawTimestampsRequest = _C["RawTimestampsRequest"]
+# Seconds in [2**28, 2**35) (1978..3058) are 5-byte varints, so a Go-encoded Timestamp is
+# 6 bytes without nanos and more with them.
+_SECS_LO, _SECS_HI, _TS_BYTES_NO_NANOS = 1 << 28, 1 << 35, 6
 
 
-def _aligned(cols: object, n: int) -> tuple[list[int], list[bytes], bool] | None:
+class _RawSizes:
+    """Sizes of every entry's raw Timestamp in request order, parsed once when first needed
+    (None if some entry has no Timestamp field or several)."""
+
+    def __init__(self, data: bytes, total: int) -> None:
+        self._data, self._total = data, total
+        self._sizes: list[int] | None | bool = False
+
+    def get(self, start: int, end: int) -> list[int] | None:
+        if self._sizes is False:
+            try:
+                raw = _RawTimestampsRequest.FromString(self._data).streams.entries.timestamp
+            except DecodeError:
+                raw = ()
+            self._sizes = list(map(len, raw)) if len(raw) == self._total else None
+        return None if self._sizes is None else self._sizes[start:end]  # type: ignore[index]
+
+
+def _fill_omitted_nanos(secs: list[int], nanos: list[int], sizes: list[int] | None) -> list[int] | None:
+    """Go leaves out nanos == 0 (1 in 1000 entries for a millisecond clock); recover which
+    entries did from their Timestamp sizes. None when that cannot be told for sure."""
+    if sizes is None or not secs or min(secs) < _SECS_LO or max(secs) >= _SECS_HI:
+        return None
+    present = [size > _TS_BYTES_NO_NANOS for size in sizes]
+    if sum(present) != len(nanos):
+        return None
+    it = iter(nanos)
+    return [next(it) if p else 0 for p in present]
+
+
+def _aligned(
+    cols: object, n: int, sizes: Callable[[], list[int] | None]
+) -> tuple[list[int], list[bytes], bool] | None:
     """(timestamps, lines, every nanos in [0, 1e9)) if the columns line up with ``n``
     entries, else None. Containers are sliced to lists first: iterating a upb container
     element by element costs as much as the wrappers we are avoiding."""
@@ -75,17 +117,20 @@ def _aligned(cols: object, n: int) -> tuple[list[int], list[bytes], bool] | None
         if lines:
             return None
         lines = [b""] * n  # every line empty (Go omits empty fields)
-    if len(secs) == n and len(nanos) == n:
+    nanos_ok = not nanos or (min(nanos) >= 0 and max(nanos) < NS)
+    if len(secs) == n and len(nanos) != n:
+        filled = _fill_omitted_nanos(secs, nanos, sizes()) if nanos else [0] * n
+        if filled is None:
+            return None
+        nanos = filled
+    if len(secs) == n:
         ts = list(map(add, map(mul, secs, repeat(NS)), nanos))
-    elif len(secs) == n and not nanos:
-        ts = list(map(mul, secs, repeat(NS)))
     elif not secs and len(nanos) == n:
         ts = nanos
     elif not secs and not nanos:  # every entry at the epoch, or without a Timestamp
         ts = [0] * n
     else:
         return None
-    nanos_ok = not nanos or (min(nanos) >= 0 and max(nanos) < NS)
     return ts, lines, nanos_ok
 
 
@@ -97,15 +142,17 @@ def _by_entry(full: object) -> list[PushStream]:
     return [stream_by_entry(s) for s in full.streams]  # type: ignore[attr-defined]
 
 
-def _per_stream(data: bytes, full: object) -> list[PushStream]:
+def _per_stream(data: bytes, full: object, sizes: _RawSizes) -> list[PushStream]:
     try:
         views = _StreamsColumns.FromString(data).streams
     except DecodeError:
         return _by_entry(full)
     out: list[PushStream] = []
+    start = 0
     for pb_stream, view in zip(full.streams, views, strict=True):  # type: ignore[attr-defined]
         n = len(pb_stream.entries)
-        got = _aligned(view.entries, n)
+        got = _aligned(view.entries, n, partial(sizes.get, start, start + n))
+        start += n
         if got is None:
             out.append(stream_by_entry(pb_stream))
             continue
@@ -120,15 +167,17 @@ def decode_columns(data: bytes, full: object) -> PushRequest:
     """Decode ``data`` (already validated by the full parse ``full``) column-wise."""
     pb_streams = full.streams  # type: ignore[attr-defined]
     counts = [len(s.entries) for s in pb_streams]
+    total = sum(counts)
+    sizes = _RawSizes(data, total)
     try:
         cols = _RequestColumns.FromString(data).streams.entries
     except DecodeError:
         # A field the real schema skips as unknown (wrong wire type) can still be malformed
         # as a packed column: the full parse already accepted the message, so go slowly.
         return PushRequest(_by_entry(full))
-    got = _aligned(cols, sum(counts))
+    got = _aligned(cols, total, partial(sizes.get, 0, total))
     if got is None or not _in_range(got[0], got[2]):
-        return PushRequest(_per_stream(data, full))  # it names a bad timestamp exactly
+        return PushRequest(_per_stream(data, full, sizes))  # it names a bad timestamp exactly
     ts, lines, _ = got
     out: list[PushStream] = []
     start = 0

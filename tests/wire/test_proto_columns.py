@@ -20,6 +20,7 @@ TS = st.one_of(
     st.integers(0, NS - 1),
     st.just(0),
     st.integers(1_700_000_000, 1_700_000_100).map(lambda s: s * NS),
+    st.integers(1_700_000_000 * NS, 1_700_000_003 * NS),  # realistic: mixes with whole seconds
 )
 LINE = st.one_of(st.just(b""), st.binary(max_size=12))
 META = st.one_of(st.just(()), st.just((("k", "v"),)))
@@ -65,6 +66,7 @@ def _no_per_stream_path(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         [1_700_000_000_123_456_789, 1_700_000_000_000_000_001],  # promtail: ns precision
         [1_700_000_001_000_000_000, 1_700_000_002_000_000_000],  # whole seconds: nanos omitted
+        [1_700_000_001_000_000_000, 1_700_000_001_001_000_000],  # ms clock: some nanos omitted
         [0, 0],  # epoch: no Timestamp fields at all
         [5, 7],  # seconds omitted
     ],
