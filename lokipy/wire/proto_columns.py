@@ -24,11 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from itertools import accumulate, repeat
-from operator import add, mul
+from operator import add, attrgetter, itemgetter, mul
 
 from google.protobuf.message import DecodeError
 
-from lokipy.model.entry import PushRequest, PushStream
+from lokipy.model.entry import NO_METADATA, Metadata, PushRequest, PushStream
 from lokipy.wire.push_proto import (
     I32,
     I64,
@@ -41,6 +41,7 @@ from lokipy.wire.push_proto import (
     field,
     raise_bad_timestamp,
     stream_by_entry,
+    stream_by_entry_metadata,
     text,
 )
 
@@ -52,8 +53,9 @@ _COLUMN_SCHEMA = {
     "EntryColumns": [
         field("timestamp", 1, MSG, msg="TimestampColumns"),  # singular: merged across entries
         field("line", 2, B, repeated=True),
-        field("structuredMetadata", 3, B, repeated=True),
+        field("structuredMetadata", 3, MSG, msg="PairColumns"),  # singular: merged
     ],
+    "PairColumns": [field("name", 1, B, repeated=True), field("value", 2, B, repeated=True)],
     "StreamColumns": [field("entries", 2, MSG, msg="EntryColumns")],  # singular: merged
     "StreamsColumns": [field("streams", 1, MSG, repeated=True, msg="StreamColumns")],
     "RequestColumns": [field("streams", 1, MSG, msg="StreamColumns")],  # singular: merged
@@ -105,10 +107,8 @@ def _aligned(
     cols: object, n: int, sizes: Callable[[], list[int] | None]
 ) -> tuple[list[int], list[bytes], bool] | None:
     """(timestamps, lines, every nanos in [0, 1e9)) if the columns line up with ``n``
-    entries, else None. Containers are sliced to lists first: iterating a upb container
+    entries, else None (structured metadata is left to :func:`_metadata`). Containers are sliced to lists first: iterating a upb container
     element by element costs as much as the wrappers we are avoiding."""
-    if cols.structuredMetadata:  # type: ignore[attr-defined]
-        return None
     tsc = cols.timestamp  # type: ignore[attr-defined]
     lines = cols.line[:]  # type: ignore[attr-defined]
     secs = tsc.seconds[:]
@@ -132,6 +132,34 @@ def _aligned(
     else:
         return None
     return ts, lines, nanos_ok
+
+
+_SM = attrgetter("structuredMetadata")
+_NAME = itemgetter(0)
+
+
+def _metadata(pb_entries: object, pairs: object) -> list[Metadata] | None:
+    """Every entry's metadata from the flat name/value columns, cut by each entry's pair
+    count (read from the full parse without touching the pairs themselves)."""
+    counts = list(map(len, map(_SM, pb_entries)))  # type: ignore[call-overload]
+    names, values = pairs.name[:], pairs.value[:]  # type: ignore[attr-defined]
+    if len(names) != sum(counts) or len(values) != len(names):
+        # An empty name or value was left out of its column: read the pairs one by one.
+        return stream_by_entry_metadata(pb_entries)
+    names = map(bytes.decode, names, repeat("utf-8"), repeat("surrogateescape"))
+    values = map(bytes.decode, values, repeat("utf-8"), repeat("surrogateescape"))
+    flat = list(zip(names, values, strict=True))
+    out: list[Metadata] = []
+    pos = 0
+    for c in counts:
+        if c == 0:
+            out.append(NO_METADATA)
+        elif c == 1:
+            out.append((flat[pos],))
+        else:  # stable: duplicate names keep wire order
+            out.append(tuple(sorted(flat[pos : pos + c], key=_NAME)))
+        pos += c
+    return out if any(out) else None
 
 
 def _in_range(ts: list[int], nanos_ok: bool) -> bool:
@@ -159,7 +187,10 @@ def _per_stream(data: bytes, full: object, sizes: _RawSizes) -> list[PushStream]
         ts, lines, nanos_ok = got
         if not _in_range(ts, nanos_ok):
             raise_bad_timestamp(pb_stream.entries)
-        out.append(PushStream(text(pb_stream.labels), ts, lines))
+        md = None
+        if view.entries.HasField("structuredMetadata"):
+            md = _metadata(pb_stream.entries, view.entries.structuredMetadata)
+        out.append(PushStream(text(pb_stream.labels), ts, lines, md))
     return out
 
 
@@ -176,7 +207,7 @@ def decode_columns(data: bytes, full: object) -> PushRequest:
         # as a packed column: the full parse already accepted the message, so go slowly.
         return PushRequest(_by_entry(full))
     got = _aligned(cols, total, partial(sizes.get, 0, total))
-    if got is None or not _in_range(got[0], got[2]):
+    if got is None or not _in_range(got[0], got[2]) or cols.HasField("structuredMetadata"):
         return PushRequest(_per_stream(data, full, sizes))  # it names a bad timestamp exactly
     ts, lines, _ = got
     out: list[PushStream] = []
