@@ -23,7 +23,11 @@ TS = st.one_of(
     st.integers(1_700_000_000 * NS, 1_700_000_003 * NS),  # realistic: mixes with whole seconds
 )
 LINE = st.one_of(st.just(b""), st.binary(max_size=12))
-META = st.one_of(st.just(()), st.just((("k", "v"),)))
+# Pairs sorted by name (stable), as the model keeps them; empty names/values make Go leave
+# fields out, and repeated names test the stable order.
+META = st.lists(st.tuples(st.sampled_from(["", "a", "b"]), st.sampled_from(["", "x", "y"])), max_size=3).map(
+    lambda pairs: tuple(sorted(pairs, key=lambda p: p[0]))
+)
 
 
 @st.composite
