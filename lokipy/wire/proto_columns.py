@@ -10,9 +10,10 @@ the entry counts of the full parse.
 
 The columns line up with the entries only when each entry has each field exactly once. Go's
 encoder leaves out empty lines and zero seconds/nanos, so a column shorter than the entry
-count means "some entries omitted it": all-omitted is all-zero, anything partial falls back
-(request → stream → entry by entry). Structured metadata also takes the entry path, since its
-pairs cannot be assigned to entries from a flat column.
+count means "some entries omitted it": all-omitted is all-zero; partly omitted nanos (a
+millisecond clock hits ``.000`` once in a thousand) are placed by the size of each raw
+Timestamp; anything else falls back (request → stream → entry by entry). Structured metadata
+comes as flat name/value columns, cut per entry by pair counts read from the full parse.
 
 Known limit: an entry that repeats a singular field (legal protobuf, "last wins" in Go) while
 another entry omits it keeps the column length right but pairs values with the wrong entries.
