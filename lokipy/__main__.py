@@ -1,0 +1,5 @@
+import sys
+
+from lokipy.cli.main import main
+
+sys.exit(main())

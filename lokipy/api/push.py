@@ -1,0 +1,61 @@
+"""``POST /loki/api/v1/push`` and the legacy ``POST /api/prom/push``.
+
+204 with an empty body on success; 400 listing dropped entries on partial acceptance (the good
+ones are written); 413 for oversized bodies; 429 for rate limits; 5xx only for transient
+server-side failures, so promtail retries exactly when it should.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import PlainTextResponse, Response
+
+from lokipy.api.state import AppState
+from lokipy.api.tenant import tenant_of
+from lokipy.model.errors import RequestTooLarge
+
+router = APIRouter()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) before reading more than ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"request body too large: {declared} bytes, limit: {limit} bytes")
+    chunks = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise RequestTooLarge(f"request body too large: more than {limit} bytes")
+        chunks.append(part)
+    return b"".join(chunks)
+
+
+async def _push(request: Request, legacy: bool) -> Response:
+    state: AppState = request.app.state.lokipy
+    tenant = tenant_of(request, state.config.server.auth_enabled)
+    body = await read_body(request, state.config.server.max_recv_msg_size)
+    result = await run_in_threadpool(
+        state.logstore.push_body,
+        body,
+        request.headers.get("content-type"),
+        request.headers.get("content-encoding"),
+        tenant=tenant,
+        legacy=legacy,
+    )
+    if result.errors:
+        status = 429 if result.rate_limited else 400
+        return PlainTextResponse(result.message + "\n", status_code=status)
+    return Response(status_code=204)
+
+
+@router.post("/loki/api/v1/push")
+async def push_v1(request: Request) -> Response:
+    return await _push(request, legacy=False)
+
+
+@router.post("/api/prom/push")
+async def push_legacy(request: Request) -> Response:
+    return await _push(request, legacy=True)

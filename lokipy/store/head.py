@@ -1,0 +1,245 @@
+"""Per-stream in-memory heads: accept entries, cut compressed blocks, close chunks.
+
+Loki's rules (``pkg/chunkenc``, ``pkg/ingester/stream.go``): entries may arrive out of order
+within ``max_chunk_age / 2`` of the stream's newest entry; exact duplicates (ts, line,
+metadata) of the last entry or of any entry in the head block are dropped silently; a head
+block is sorted and compressed when it reaches ``chunk_block_size`` raw bytes; a chunk closes
+near ``chunk_target_size`` compressed bytes and is fully time-ordered when it does.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from lokipy.chunk import decode_block, encode_block
+from lokipy.model.entry import EntryBatch, Metadata
+from lokipy.model.labels import Labels
+from lokipy.model.timeparse import format_rfc3339
+from lokipy.store.wal import Position
+
+
+@dataclass(slots=True)
+class CutBlock:
+    """A compressed block held in memory until its chunk is flushed."""
+
+    data: bytes
+    count: int
+    min_ts: int
+    max_ts: int
+    raw_bytes: int
+
+
+@dataclass(slots=True)
+class ClosedChunk:
+    """A chunk whose blocks are final, waiting to be written by the flusher."""
+
+    tenant: str
+    labels: Labels
+    blocks: list[CutBlock]
+    pin: Position  # the oldest WAL record it holds entries from
+    closed_at: Position  # every record of this stream before here is in this chunk
+    reason: str
+
+    @property
+    def min_ts(self) -> int:
+        return min(b.min_ts for b in self.blocks)
+
+    @property
+    def max_ts(self) -> int:
+        return max(b.max_ts for b in self.blocks)
+
+
+@dataclass(slots=True)
+class AppendResult:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class StreamHead:
+    """The unflushed part of one stream: cut blocks plus the open head block."""
+
+    def __init__(self, tenant: str, labels: Labels, block_size: int, zstd_level: int) -> None:
+        self.tenant = tenant
+        self.labels = labels
+        self.block_size = block_size
+        self.zstd_level = zstd_level
+        self.blocks: list[CutBlock] = []
+        self.compressed_bytes = 0
+        self.ts: list[int] = []
+        self.lines: list[bytes] = []
+        self.md: list[Metadata] | None = None
+        self.head_bytes = 0
+        self.head_sorted = True
+        self.highest_ts: int | None = None
+        self.last: tuple[int, bytes, Metadata] | None = None
+        self.pin: Position | None = None
+        self.first_append_ns = 0  # wall clock of the first entry since the last close
+        self.last_append_ns = 0
+
+    # --- appending --------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        return not self.ts and not self.blocks
+
+    def append(
+        self,
+        timestamps: list[int],
+        lines: list[bytes],
+        metadata: list[Metadata] | None,
+        pos: Position,
+        now: int,
+        window: int | None,
+    ) -> AppendResult:
+        """Add entries in the order given. ``window`` None (WAL replay) skips the ordering check."""
+        result = AppendResult()
+        if self.pin is None:
+            self.pin = pos
+            self.first_append_ns = now
+        self.last_append_ns = now
+        if self._fast_path_ok(timestamps):
+            self._extend(timestamps, lines, metadata, timestamps[-1])
+            result.accepted = len(timestamps)
+            return result
+        for i, ts in enumerate(timestamps):
+            line = lines[i]
+            md = metadata[i] if metadata is not None else ()
+            if window is not None and self.highest_ts is not None and ts < self.highest_ts - window:
+                result.errors.append(
+                    f"entry too far behind, entry timestamp is: {format_rfc3339(ts)}, oldest "
+                    f"acceptable timestamp is: {format_rfc3339(self.highest_ts - window)}"
+                )
+                continue
+            if self._is_duplicate(ts, line, md):
+                result.duplicates += 1
+                continue
+            self._extend([ts], [line], [md] if md or self.md is not None else None, ts)
+            result.accepted += 1
+        return result
+
+    def _fast_path_ok(self, ts: list[int]) -> bool:
+        """Strictly increasing and after everything held: no window or duplicate checks needed.
+
+        Checked with C-level calls (sorted input sorts in one pass), not a Python loop.
+        """
+        if self.highest_ts is not None and ts[0] <= self.highest_ts:
+            return False
+        return ts == sorted(ts) and len(set(ts)) == len(ts)
+
+    def _is_duplicate(self, ts: int, line: bytes, md: Metadata) -> bool:
+        if self.last is not None and self.last == (ts, line, md):
+            return True
+        if self.highest_ts is None or ts > self.highest_ts:
+            return False
+        own_md = self.md
+        for i, t in enumerate(self.ts):  # rare: only entries at or before the newest one
+            if t == ts and self.lines[i] == line and (own_md[i] if own_md else ()) == md:
+                return True
+        return False
+
+    def _extend(self, ts: list[int], lines: list[bytes], md: list[Metadata] | None, top: int) -> None:
+        """Append entries; ``top`` is the newest timestamp among them."""
+        n = len(ts)
+        if self.ts and ts[0] < self.ts[-1]:
+            self.head_sorted = False
+        if md is not None and self.md is None:
+            self.md = [()] * len(self.ts)
+        self.ts.extend(ts)
+        self.lines.extend(lines)
+        if self.md is not None:
+            self.md.extend(md if md is not None else [()] * n)
+        self.head_bytes += sum(map(len, lines))
+        if self.highest_ts is None or top > self.highest_ts:
+            self.highest_ts = top
+        self.last = (ts[-1], lines[-1], md[-1] if md is not None else ())
+        if self.head_bytes >= self.block_size:
+            self.cut_block()
+
+    # --- cutting ----------------------------------------------------------------------------
+
+    def cut_block(self) -> None:
+        if not self.ts:
+            return
+        ts, lines, md = self._sorted_head()
+        data = encode_block(ts, lines, md, level=self.zstd_level)
+        self.blocks.append(CutBlock(data, len(ts), ts[0], ts[-1], self.head_bytes))
+        self.compressed_bytes += len(data)
+        self.ts, self.lines, self.md = [], [], None
+        self.head_bytes = 0
+        self.head_sorted = True
+
+    def _sorted_head(self) -> tuple[list[int], list[bytes], list[Metadata] | None]:
+        if self.head_sorted:
+            return self.ts, self.lines, self.md
+        order = sorted(range(len(self.ts)), key=self.ts.__getitem__)  # stable: ties keep order
+        md = self.md
+        return (
+            [self.ts[i] for i in order],
+            [self.lines[i] for i in order],
+            [md[i] for i in order] if md is not None else None,
+        )
+
+    def should_close(self, target_size: int) -> bool:
+        """Close when one more block would take the chunk past its target size."""
+        if not self.blocks:
+            return False
+        next_block = self.compressed_bytes / len(self.blocks)
+        return self.compressed_bytes + next_block > target_size
+
+    def close(self, pos: Position, reason: str) -> ClosedChunk | None:
+        """Turn everything held into a closed, fully time-ordered chunk; the head restarts empty."""
+        self.cut_block()
+        if not self.blocks:
+            return None
+        blocks = self.blocks
+        if any(a.max_ts >= b.min_ts for a, b in zip(blocks, blocks[1:], strict=False)):
+            blocks = self._resorted(blocks)
+        assert self.pin is not None
+        chunk = ClosedChunk(self.tenant, self.labels, blocks, self.pin, pos, reason)
+        self.blocks = []
+        self.compressed_bytes = 0
+        self.pin = None
+        return chunk
+
+    def _resorted(self, blocks: list[CutBlock]) -> list[CutBlock]:
+        """Overlapping blocks (out-of-order writes) are merged so flushed chunks are ordered."""
+        batches = [decode_block(b.data) for b in blocks]
+        merged = heapq.merge(
+            *(_tagged(batch, n) for n, batch in enumerate(batches)), key=lambda e: (e[0], e[1])
+        )
+        out: list[CutBlock] = []
+        ts: list[int] = []
+        lines: list[bytes] = []
+        mds: list[Metadata] = []
+        size = 0
+        for t, _, _, line, md in merged:
+            ts.append(t)
+            lines.append(line)
+            mds.append(md)
+            size += len(line)
+            if size >= self.block_size:
+                out.append(self._encode(ts, lines, mds, size))
+                ts, lines, mds, size = [], [], [], 0
+        if ts:
+            out.append(self._encode(ts, lines, mds, size))
+        return out
+
+    def _encode(self, ts: list[int], lines: list[bytes], mds: list[Metadata], size: int) -> CutBlock:
+        md = mds if any(mds) else None
+        return CutBlock(encode_block(ts, lines, md, level=self.zstd_level), len(ts), ts[0], ts[-1], size)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def snapshot(self) -> tuple[list[CutBlock], EntryBatch | None]:
+        """Cut blocks and a sorted copy of the open head block, for queries."""
+        if not self.ts:
+            return list(self.blocks), None
+        ts, lines, md = self._sorted_head()
+        entries = list(zip(ts, lines, md if md is not None else [()] * len(ts), strict=True))
+        return list(self.blocks), EntryBatch.from_entries(entries)
+
+
+def _tagged(batch: EntryBatch, source: int):  # type: ignore[no-untyped-def]
+    for i in range(len(batch)):
+        yield batch.timestamps[i], source, i, batch.line(i), batch.metadata_at(i)
