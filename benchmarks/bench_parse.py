@@ -35,8 +35,7 @@ QUERIES: dict[str, str] = {
         '{app="api"} | logfmt | unwrap duration(latency) | __error__="" [5m]) by (route)'
     ),
     "alert_ratio": (
-        'sum(rate({app="api"} |= "error" [5m])) by (pod) '
-        '/ sum(rate({app="api"}[5m])) by (pod) > 0.05'
+        'sum(rate({app="api"} |= "error" [5m])) by (pod) / sum(rate({app="api"}[5m])) by (pod) > 0.05'
     ),
     "topk_bytes": 'topk(10, sum by (host) (bytes_over_time({job=~"app|nginx"}[1h])))',
     "long_pipeline": (
@@ -79,9 +78,7 @@ def run(quick: bool) -> dict[str, Any]:
     )
     figures["min_parse_us"] = min(parse_times)
     figures["max_parse_us"] = max(parse_times)
-    figures["format_query_long_pipeline_us"] = _per_call_us(
-        format_query, QUERIES["long_pipeline"], number
-    )
+    figures["format_query_long_pipeline_us"] = _per_call_us(format_query, QUERIES["long_pipeline"], number)
     return figures
 
 
