@@ -25,7 +25,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import compress, islice, repeat
-from operator import contains
+from operator import ne
 from typing import Any, Protocol
 
 from lokipy.logql.log.ip import IPMatcher
@@ -67,6 +67,8 @@ def _restrict(hits: list[int], candidates: list[int] | None) -> list[int]:
 def _complement(hits: list[int], batch: EntryBatch, candidates: list[int] | None) -> list[int]:
     if not hits:
         return list(range(len(batch))) if candidates is None else list(candidates)
+    if len(hits) == len(batch):
+        return []
     if candidates is None:
         return sorted(set(range(len(batch))).difference(hits))
     drop = set(hits)
@@ -122,8 +124,11 @@ class ContainsFilter(_Positive):
         count = data.count(needle)
         if count == 0:
             return []
-        if count * 8 > n:  # most lines hit: test each line, skipping the bisects
-            return list(compress(range(n), map(contains, _slices(batch), repeat(needle))))
+        if count * 8 > n:
+            # Most lines hit: one bounded find per line in a C-level map (no bisects, no
+            # slices); a bounded find only sees occurrences wholly inside the line.
+            found = map(data.find, repeat(needle), off, islice(off, 1, n + 1))
+            return list(compress(range(n), map(ne, found, repeat(-1))))
         width = len(needle)
         hits: list[int] = []
         find = data.find
