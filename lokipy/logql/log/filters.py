@@ -241,16 +241,6 @@ class RegexFilter(_Positive):
         return hits
 
 
-class _Plain:
-    __slots__ = ("_rx",)
-
-    def __init__(self, rx: Any) -> None:
-        self._rx = rx
-
-    def matches(self, line: bytes) -> bool:
-        return self._rx.search(line) is not None
-
-
 class PatternFilter(_Positive):
     """``|> "pattern"`` (or ``!>``): Loki's pattern test, ``<_>`` wildcards only."""
 
@@ -265,7 +255,7 @@ class PatternFilter(_Positive):
         return self._tester.test(line)
 
     def _hits(self, batch: EntryBatch) -> list[int]:
-        return _per_line(_Tester(self._test), batch, None)
+        return _each_line(self._test, batch)
 
 
 class IPLineFilter(_Positive):
@@ -300,13 +290,6 @@ class IPLineFilter(_Positive):
                 hits.append(i)
             pos = end
         return hits
-
-
-class _Tester:
-    __slots__ = ("matches",)
-
-    def __init__(self, fn: Any) -> None:
-        self.matches = fn
 
 
 class OrFilter(_Positive):
