@@ -244,18 +244,25 @@ class RegexFilter(_Positive):
 class PatternFilter(_Positive):
     """``|> "pattern"`` (or ``!>``): Loki's pattern test, ``<_>`` wildcards only."""
 
-    __slots__ = ("pattern", "negate", "_tester")
+    __slots__ = ("pattern", "negate", "_tester", "_needle")
 
     def __init__(self, pattern: str, negate: bool = False) -> None:
         self.pattern = pattern
         self.negate = negate
         self._tester = PatternTester.compile(pattern)
+        literals = [v for is_cap, v in self._tester.nodes if not is_cap]
+        # Every matching line contains each literal: the longest one prefilters the block.
+        self._needle = max(literals, key=len) if literals else None
 
     def _test(self, line: bytes) -> bool:
         return self._tester.test(line)
 
     def _hits(self, batch: EntryBatch) -> list[int]:
-        return _each_line(self._test, batch)
+        if not self._needle:
+            return _each_line(self._test, batch)
+        maybe = ContainsFilter(self._needle)._hits(batch)
+        data, off, test = batch.data, batch.offsets, self._test
+        return [i for i in maybe if test(data[off[i] : off[i + 1]])]
 
 
 class IPLineFilter(_Positive):
