@@ -251,3 +251,14 @@ def test_literal_alternatives_agree_with_re2(lines: list[bytes], pattern: str) -
     flt = RegexFilter(pattern)
     assert flt.select(batch(lines)) == want
     assert [i for i, line in enumerate(lines) if flt.matches(line)] == want
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"foo bar", b"foo", b"x foo y", b"", b"bar", b"foo\nbar"]), max_size=12
+    ),
+    st.sampled_from(["foo <_>", "<_>foo<_>", "<_> bar", "foo", "", "<_>"]),
+)
+def test_pattern_block_prefilter_agrees_with_per_line(lines: list[bytes], pattern: str) -> None:
+    flt = line_filter("|>", pattern)
+    assert flt.select(batch(lines)) == [i for i, line in enumerate(lines) if flt.matches(line)]
