@@ -15,11 +15,9 @@ import yaml
 from tests.api import schemas
 from tests.api.conftest import Server
 
-ENGINE = importlib.util.find_spec("lokipy.logql.engine") is not None
+ENGINE = schemas.ENGINE
 PARSER = importlib.util.find_spec("lokipy.logql.parser") is not None
-needs_engine = pytest.mark.skipif(
-    not ENGINE, reason="the LogQL engine (lokipy.logql.engine) is not merged yet"
-)
+needs_engine = pytest.mark.skipif(not ENGINE, reason=schemas.ENGINE_REASON)
 SEC = 10**9
 
 

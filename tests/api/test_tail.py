@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import time
 import uuid
@@ -16,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from lokipy.api import tail as tail_module
+from tests.api import schemas
 from tests.api.conftest import Server
 
 SEC = 10**9
@@ -203,8 +203,8 @@ def test_slow_client_gets_dropped_entries_and_never_slows_pushes(
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("lokipy.logql.engine") is None,
-    reason="the LogQL engine (lokipy.logql.engine) is not merged yet",
+    not schemas.ENGINE,
+    reason=schemas.ENGINE_REASON,
 )
 def test_tail_applies_the_query_pipeline(server: Server) -> None:
     run = uniq()
