@@ -166,6 +166,7 @@ def test_categorize_labels_encoding(server: Server, data: Data) -> None:
     ("params", "message"),
     [
         ({"limit": "0"}, "limit must be a positive value"),
+        ({"limit": "ten"}, 'strconv.ParseInt: parsing "ten": invalid syntax'),
         (
             {"limit": "5001"},
             "max entries limit per query exceeded, limit > max_entries_limit_per_query (5001 > 5000)",
