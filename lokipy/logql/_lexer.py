@@ -407,9 +407,7 @@ def _scan_number(text: str, i: int) -> tuple[int, bool, str]:
     prefix = ""
 
     def digits(k: int, hexa: bool) -> int:
-        while k < n and (
-            "0" <= text[k] <= "9" or text[k] == "_" or (hexa and text[k].lower() in "abcdef")
-        ):
+        while k < n and ("0" <= text[k] <= "9" or text[k] == "_" or (hexa and text[k].lower() in "abcdef")):
             k += 1
         return k
 

@@ -472,11 +472,7 @@ class Unwrap(Node):
     post_filters: tuple[LabelFilterExpr, ...] = ()
 
     def __str__(self) -> str:
-        text = (
-            f"| unwrap {self.conversion}({self.label})"
-            if self.conversion
-            else (f"| unwrap {self.label}")
-        )
+        text = f"| unwrap {self.conversion}({self.label})" if self.conversion else (f"| unwrap {self.label}")
         for f in self.post_filters:
             text += f" | {f}"
         return text

@@ -97,9 +97,7 @@ class ScanStats:
         if n:
             self.bytes += batch.offsets[n] - batch.offsets[0]
         if batch.metadata is not None:
-            self.metadata_bytes += sum(
-                len(name) + len(value) for md in batch.metadata for name, value in md
-            )
+            self.metadata_bytes += sum(len(name) + len(value) for md in batch.metadata for name, value in md)
 
 
 @dataclass(slots=True)
@@ -142,9 +140,7 @@ class MetricEvaluator:
             return self._binary(expr)
         if isinstance(expr, ast.LabelReplace):
             inner = self._vector(expr.expr)
-            return [
-                label_replace(v, expr.dst, expr.replacement, expr.src, expr.regex) for v in inner
-            ]
+            return [label_replace(v, expr.dst, expr.replacement, expr.src, expr.regex) for v in inner]
         raise LogQLEvalError(f"unsupported expression {expr}")
 
     def _vector(self, expr: ast.SampleExpr) -> list[StepVector]:
@@ -213,15 +209,11 @@ class MetricEvaluator:
             vectors = rhs if scalar_left else lhs
             assert isinstance(scalar, float) and not isinstance(vectors, float)
             return [
-                vector_scalar_binop(
-                    op, v, scalar, scalar_left=scalar_left, return_bool=expr.return_bool
-                )
+                vector_scalar_binop(op, v, scalar, scalar_left=scalar_left, return_bool=expr.return_bool)
                 for v in vectors
             ]
         m = expr.matching
-        matching = (
-            VectorMatching(m.on, m.labels, m.card, m.include) if m is not None else VectorMatching()
-        )
+        matching = VectorMatching(m.on, m.labels, m.card, m.include) if m is not None else VectorMatching()
         return [
             vector_binop(op, lv, rv, matching, return_bool=expr.return_bool)
             for lv, rv in zip(lhs, rhs, strict=True)
@@ -281,9 +273,7 @@ class MetricEvaluator:
             out.append((labels, idx, vals))
         return out
 
-    def extract(
-        self, expr: ast.RangeAggregation, start: int, end: int
-    ) -> dict[Labels, _SeriesBuilder]:
+    def extract(self, expr: ast.RangeAggregation, start: int, end: int) -> dict[Labels, _SeriesBuilder]:
         """Every sample in ``[start, end)`` as per-series columns keyed by final labels."""
         lr = expr.range
         unwrap = lr.unwrap

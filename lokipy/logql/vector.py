@@ -280,9 +280,7 @@ def aggregate(
         out: StepVector = []
         for members in groups.values():
             if op == "bottomk":
-                ranked = sorted(
-                    members, key=lambda s: (not (s[1] == s[1]), s[1] if s[1] == s[1] else 0)
-                )
+                ranked = sorted(members, key=lambda s: (not (s[1] == s[1]), s[1] if s[1] == s[1] else 0))
             else:
                 ranked = sorted(members, key=lambda s: _nan_low(s[1]), reverse=True)
             out.extend(ranked[:k])

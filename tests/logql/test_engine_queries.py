@@ -53,9 +53,7 @@ def test_scalar_arithmetic(engine: Engine) -> None:
 
 
 def test_vector_aggregation_and_binop(engine: Engine) -> None:
-    res = engine.query_instant(
-        "fake", 'sum by (app) (count_over_time({app=~"web|db"}[1m]))', T
-    ).value
+    res = engine.query_instant("fake", 'sum by (app) (count_over_time({app=~"web|db"}[1m]))', T).value
     assert values(res) == {'{app="db"}': 1.0, '{app="web"}': 8.0}  # type: ignore[arg-type]
     res = engine.query_instant(
         "fake",
@@ -70,8 +68,7 @@ def test_vector_aggregation_and_binop(engine: Engine) -> None:
     with pytest.raises(LogQLEvalError, match="many-to-one matching must be explicit"):
         engine.query_instant(
             "fake",
-            'count_over_time({app="web"}[1m]) / on (app) '
-            'sum by (app) (count_over_time({app="web"}[1m]))',
+            'count_over_time({app="web"}[1m]) / on (app) sum by (app) (count_over_time({app="web"}[1m]))',
             T,
         )
     res = engine.query_instant("fake", 'topk(1, count_over_time({app="web"}[1m]))', T).value

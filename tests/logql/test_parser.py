@@ -239,8 +239,7 @@ def test_bool_and_vector_matching() -> None:
 
 def test_set_operators_reject_literals() -> None:
     assert err('1 unless sum(count_over_time({foo="bar"}[5m])) by (foo)') == (
-        "parse error : unexpected literal for left leg of logical/set binary operation "
-        "(unless): 1.000000"
+        "parse error : unexpected literal for left leg of logical/set binary operation (unless): 1.000000"
     )
     assert "right leg of logical/set binary operation (or): 1.000000" in err(f"{_rate('a')} or 1")
 
@@ -283,9 +282,7 @@ def test_log_range_aggregations_reject_grouping(op: str) -> None:
      "last_over_time", "stddev_over_time", "stdvar_over_time", "rate_counter"],
 )  # fmt: skip
 def test_unwrap_aggregations_need_unwrap(op: str) -> None:
-    assert err(f'{op}({{app="a"}}[1m])') == (
-        f"parse error : invalid aggregation {op} without unwrap"
-    )
+    assert err(f'{op}({{app="a"}}[1m])') == (f"parse error : invalid aggregation {op} without unwrap")
     parse(f'{op}({{app="a"}} | unwrap v [1m])')
 
 
@@ -414,20 +411,12 @@ def test_label_filter_precedence() -> None:
         return stage.filter
 
     a, b, c = lf("a"), lf("b"), lf("c")
-    assert tree('a="1" and b="1" or c="1"') == BinaryLabelFilter(
-        "or", BinaryLabelFilter("and", a, b), c
-    )
-    assert tree('a="1" or b="1" and c="1"') == BinaryLabelFilter(
-        "or", a, BinaryLabelFilter("and", b, c)
-    )
+    assert tree('a="1" and b="1" or c="1"') == BinaryLabelFilter("or", BinaryLabelFilter("and", a, b), c)
+    assert tree('a="1" or b="1" and c="1"') == BinaryLabelFilter("or", a, BinaryLabelFilter("and", b, c))
     # `,` and a space take everything to their right (goyacc shifts these conflicts)
-    assert tree('a="1", b="1" or c="1"') == BinaryLabelFilter(
-        "and", a, BinaryLabelFilter("or", b, c)
-    )
+    assert tree('a="1", b="1" or c="1"') == BinaryLabelFilter("and", a, BinaryLabelFilter("or", b, c))
     assert tree('a="1" b="1" or c="1"') == tree('a="1", b="1" or c="1"')
-    assert tree('(a="1" or b="1") c="1"') == BinaryLabelFilter(
-        "and", BinaryLabelFilter("or", a, b), c
-    )
+    assert tree('(a="1" or b="1") c="1"') == BinaryLabelFilter("and", BinaryLabelFilter("or", a, b), c)
 
 
 def test_numeric_and_ip_label_filters() -> None:

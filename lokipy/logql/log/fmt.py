@@ -70,9 +70,7 @@ class LabelsFormatter:
             if not is_valid_label_name(name):
                 raise InvalidInput(f"invalid label name '{name}'")
             if name in seen:
-                raise InvalidInput(
-                    f"multiple label name '{name}' not allowed in a single format operation"
-                )
+                raise InvalidInput(f"multiple label name '{name}' not allowed in a single format operation")
             seen.add(name)
             compiled.append((name, value, Template(value, FUNCS, "label") if is_template else None))
         self.formats = compiled

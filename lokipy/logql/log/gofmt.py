@@ -35,11 +35,7 @@ class GoTime:
 
     def parts(self) -> tuple[datetime, int]:
         secs, frac = divmod(self.ns, 1_000_000_000)
-        tz = (
-            UTC
-            if self.offset == 0 and self.zone == "UTC"
-            else timezone(timedelta(seconds=self.offset))
-        )
+        tz = UTC if self.offset == 0 and self.zone == "UTC" else timezone(timedelta(seconds=self.offset))
         return datetime.fromtimestamp(secs, tz), frac
 
     def is_zero(self) -> bool:

@@ -328,9 +328,7 @@ _LOGFMT_LINE = re.compile(
     rb"|[\x00-\x20]+)*",
     re.DOTALL,
 )
-_LOGFMT_PAIR = re.compile(
-    rb"(" + _KEY + rb")(?:=(?:(" + _QUOTED + rb")|(" + _KEY + rb")))?", re.DOTALL
-)
+_LOGFMT_PAIR = re.compile(rb"(" + _KEY + rb")(?:=(?:(" + _QUOTED + rb")|(" + _KEY + rb")))?", re.DOTALL)
 
 
 def fast_logfmt(line: bytes) -> list[tuple[bytes, bytes]] | None:

@@ -276,9 +276,7 @@ class _Parser:
             if w.text == "|" and w.kind == "punct":
                 if not current:
                     raise self.error(pos, "missing command")
-                cmds.append(
-                    Command(current, " ".join(t.text for t in words[start:k]), words[start].pos)
-                )
+                cmds.append(Command(current, " ".join(t.text for t in words[start:k]), words[start].pos))
                 current, start = [], k + 1
                 k += 1
                 continue
@@ -445,9 +443,7 @@ class _Exec:
             f'template: {self.tmpl.name}:{line}:{col}: executing "{self.tmpl.name}"{where}: {msg}'
         )
 
-    def walk(
-        self, nodes: list[Node], dot: Any, scope: list[dict[str, Any]], out: list[str]
-    ) -> None:
+    def walk(self, nodes: list[Node], dot: Any, scope: list[dict[str, Any]], out: list[str]) -> None:
         for n in nodes:
             kind = n.kind
             if kind == "text":
@@ -523,9 +519,7 @@ class _Exec:
                 scope[0][pipe.decl[0]] = value
         return value
 
-    def command(
-        self, cmd: Command, dot: Any, scope: list[dict[str, Any]], final: Any, pipe: Pipe
-    ) -> Any:
+    def command(self, cmd: Command, dot: Any, scope: list[dict[str, Any]], final: Any, pipe: Pipe) -> Any:
         first = cmd.args[0]
         if first.kind == "ident":
             fn = self.funcs[first.value]
@@ -549,17 +543,13 @@ class _Exec:
                 raise
             except Exception as err:  # a function's failure is a template execution error
                 msg = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
-                raise self.fail(
-                    pipe, f"error calling {first.value}: {msg}", cmd.text, cmd.pos
-                ) from None
+                raise self.fail(pipe, f"error calling {first.value}: {msg}", cmd.text, cmd.pos) from None
         if len(cmd.args) > 1 and first.kind == "field":
             raise self.fail(
                 pipe, f"{first.fields[-1]} is not a method but has arguments", first.text, cmd.pos
             )
         if len(cmd.args) > 1 or final is not _NO_VALUE:
-            raise self.fail(
-                pipe, f"can't give argument to non-function {first.text}", cmd.text, cmd.pos
-            )
+            raise self.fail(pipe, f"can't give argument to non-function {first.text}", cmd.text, cmd.pos)
         return self.operand(first, dot, scope, pipe)
 
     def operand(self, op: Operand, dot: Any, scope: list[dict[str, Any]], pipe: Pipe) -> Any:

@@ -148,9 +148,7 @@ def test_template_parse_errors(tmpl: str, msg: str) -> None:
         LineFormatter(tmpl)
 
 
-def fmt_labels(
-    formats: list[tuple[str, str, bool]], labels: dict[str, str], ts: int = 0
-) -> dict[str, str]:
+def fmt_labels(formats: list[tuple[str, str, bool]], labels: dict[str, str], ts: int = 0) -> dict[str, str]:
     b = LabelsBuilder(labels.items())
     assert LabelsFormatter(formats).process(ts, b"line", b) == b"line"
     return dict(b.labels())
