@@ -219,3 +219,12 @@ def test_metric_queries_cannot_be_tailed(server: Server) -> None:
         with connect(ws_url(server, query='count_over_time({app="x"}[1m])'), open_timeout=10):
             pass
     assert err.value.response.status_code == 400
+
+
+def test_entry_stamped_in_the_near_future_arrives_when_due(server: Server) -> None:
+    run = uniq()
+    with tail(server, query=f'{{run="{run}"}}') as ws:
+        due = time.time_ns() + 2 * SEC  # accepted: within the 10 m creation grace period
+        push(server, {"run": run}, [[str(due), "from the future"]])
+        assert values_of(recv(ws, timeout=6)) == [(str(due), "from the future")]
+        assert time.time_ns() >= due  # shown once its time has come, not before
