@@ -508,3 +508,21 @@ def test_series_cap_warning_is_top_level(tmp_path) -> None:  # type: ignore[no-u
         "maximum number of series (2) reached for a single query; returning partial results"
     ]
     assert len(schemas.check_query_body(body)["result"]) == 2
+
+
+def test_large_answers_are_gzipped_when_asked(server: Server) -> None:
+    run = uuid.uuid4().hex[:10]
+    t = time.time_ns() - 60 * SEC
+    push(
+        server,
+        [{"stream": {"run": run}, "values": [[str(t + i), f"line {i} " + "x" * 40] for i in range(300)]}],
+    )
+    params = {"query": f'{{run="{run}"}}', "limit": 1000, "start": str(t), "end": str(t + SEC)}
+    zipped = server.http.get("/loki/api/v1/query_range", params=params, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < len(zipped.content) / 5
+    plain = server.http.get(
+        "/loki/api/v1/query_range", params=params, headers={"Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers
+    assert zipped.json()["data"]["result"] == plain.json()["data"]["result"]
