@@ -9,7 +9,6 @@ data pushed a moment ago, whatever the day the test runs.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from datetime import datetime
@@ -23,7 +22,7 @@ from tests.api import schemas
 from tests.api.conftest import Server
 from tests.shared import require_shared
 
-ENGINE = importlib.util.find_spec("lokipy.logql.engine") is not None
+ENGINE = schemas.ENGINE
 SEC = 10**9
 FIXTURES = ("query__loki_reader_core.json", "query__myunisoft_loki.json")
 TIME_PARAMS = ("start", "end", "time")
@@ -103,7 +102,7 @@ def test_replay_captured_query_requests(server: Server, clienttest: int) -> None
     assert replayed >= 10
 
 
-@pytest.mark.skipif(not ENGINE, reason="the LogQL engine (lokipy.logql.engine) is not merged yet")
+@pytest.mark.skipif(not ENGINE, reason=schemas.ENGINE_REASON)
 def test_replayed_metric_queries_have_values(server: Server, clienttest: int) -> None:
     resp = server.http.get(
         "/loki/api/v1/query", params={"query": 'sum(count_over_time({job="clienttest"}[1h]))', "limit": "100"}
@@ -151,7 +150,7 @@ def test_loki_reader_core_app_query(reader, clienttest: int) -> None:  # type: i
     assert [e.message for e in result.streams[0].entries] == [f"line {i}" for i in reversed(range(5))]
 
 
-@pytest.mark.skipif(not ENGINE, reason="the LogQL engine (lokipy.logql.engine) is not merged yet")
+@pytest.mark.skipif(not ENGINE, reason=schemas.ENGINE_REASON)
 def test_loki_reader_core_metric_query(reader, clienttest: int) -> None:  # type: ignore[no-untyped-def]
     result = reader.query(logql='sum(count_over_time({job="clienttest"}[1h]))')
     assert result.result_type == "vector"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import time
 import uuid
@@ -16,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from lokipy.api import tail as tail_module
+from tests.api import schemas
 from tests.api.conftest import Server
 
 SEC = 10**9
@@ -203,8 +203,8 @@ def test_slow_client_gets_dropped_entries_and_never_slows_pushes(
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("lokipy.logql.engine") is None,
-    reason="the LogQL engine (lokipy.logql.engine) is not merged yet",
+    not schemas.ENGINE,
+    reason=schemas.ENGINE_REASON,
 )
 def test_tail_applies_the_query_pipeline(server: Server) -> None:
     run = uniq()
@@ -219,3 +219,12 @@ def test_metric_queries_cannot_be_tailed(server: Server) -> None:
         with connect(ws_url(server, query='count_over_time({app="x"}[1m])'), open_timeout=10):
             pass
     assert err.value.response.status_code == 400
+
+
+def test_entry_stamped_in_the_near_future_arrives_when_due(server: Server) -> None:
+    run = uniq()
+    with tail(server, query=f'{{run="{run}"}}') as ws:
+        due = time.time_ns() + 2 * SEC  # accepted: within the 10 m creation grace period
+        push(server, {"run": run}, [[str(due), "from the future"]])
+        assert values_of(recv(ws, timeout=6)) == [(str(due), "from the future")]
+        assert time.time_ns() >= due  # shown once its time has come, not before
