@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from lokipy.testing.server import ServerProcess
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lokipy.testing.server import ServerProcess  # noqa: E402
 
 # The corpus assumes nothing is added at ingestion and replays data from 2026-01-01 onwards.
 CONFIG = {
