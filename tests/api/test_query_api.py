@@ -474,11 +474,6 @@ def test_query_timeout_is_loki_504_without_waiting_for_the_query(tmp_path) -> No
 
 
 @needs_engine
-@pytest.mark.xfail(
-    strict=True,
-    reason="LogStore._data drops QueryResult.warnings; put them in data['warnings'] and the API "
-    "moves them to the envelope (remove this mark then)",
-)
 def test_series_cap_warning_is_top_level(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
