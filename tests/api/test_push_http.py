@@ -361,32 +361,3 @@ def test_form_post_query_as_curl_sends_it(server: Server) -> None:
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["data"]["result"][0]["values"] == [[str(t), "via form"]]
-
-
-def test_series_limit_gives_partial_results_and_a_top_level_warning(tmp_path: Path) -> None:
-    from dataclasses import replace as dc_replace
-
-    from tests.api.conftest import PLAIN_LIMITS, make_server
-
-    gen = make_server(tmp_path, dc_replace(PLAIN_LIMITS, max_query_series=2))
-    srv = next(gen)
-    try:
-        t = time.time_ns()
-        for n in range(4):
-            srv.http.post(
-                "/loki/api/v1/push",
-                content=json_body({"job": "many", "n": str(n)}, [[str(t), "x"]]),
-                headers={"Content-Type": "application/json"},
-            )
-        resp = srv.http.get(
-            "/loki/api/v1/query",
-            params={"query": 'count_over_time({job="many"}[1m])', "time": str(t + 10**9)},
-        )
-        body = resp.json()
-        assert resp.status_code == 200
-        assert len(body["data"]["result"]) == 2
-        assert body["warnings"] == [
-            "maximum number of series (2) reached for a single query; returning partial results"
-        ]
-    finally:
-        gen.close()
