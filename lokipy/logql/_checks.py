@@ -41,9 +41,7 @@ _UNWRAP_OK = frozenset({
     "stdvar_over_time", "quantile_over_time", "rate", "rate_counter", "absent_over_time",
     "first_over_time", "last_over_time",
 })  # fmt: skip
-_NO_UNWRAP_OK = frozenset(
-    {"bytes_over_time", "bytes_rate", "count_over_time", "rate", "absent_over_time"}
-)
+_NO_UNWRAP_OK = frozenset({"bytes_over_time", "bytes_rate", "count_over_time", "rate", "absent_over_time"})
 
 
 def fail(msg: str) -> LogQLParseError:
@@ -117,13 +115,11 @@ def binary_op(op: str, lhs: object, rhs: object, return_bool: bool, matching: ob
     if op in ("and", "or", "unless"):
         if left_lit:
             raise fail(
-                f"unexpected literal for left leg of logical/set binary operation ({op}): "
-                f"{lhs.value:f}"  # type: ignore[union-attr]
+                f"unexpected literal for left leg of logical/set binary operation ({op}): {lhs.value:f}"  # type: ignore[union-attr]
             )
         if right_lit:
             raise fail(
-                f"unexpected literal for right leg of logical/set binary operation ({op}): "
-                f"{rhs.value:f}"  # type: ignore[union-attr]
+                f"unexpected literal for right leg of logical/set binary operation ({op}): {rhs.value:f}"  # type: ignore[union-attr]
             )
     if left_lit and right_lit:
         return NumberLiteral(fold(op, lhs.value, rhs.value))  # type: ignore[union-attr]
@@ -220,6 +216,8 @@ def check_regexp_parser(pattern: str) -> None:
     seen: set[str] = set()
     for i in range(1, compiled.groups + 1):
         name = names.get(i, "")
+        if name == "":
+            continue  # unnamed groups only group (Loki's parser_test: `(ms|ns)` after captures)
         if not is_valid_label_name(name):
             raise fail(f"invalid regexp parser: invalid extracted label name '{name}'")
         if name in seen:
@@ -253,9 +251,7 @@ def check_pattern_parser(pattern: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise fail(
-                f"invalid pattern parser: duplicate capture name ({name}): invalid expression"
-            )
+            raise fail(f"invalid pattern parser: duplicate capture name ({name}): invalid expression")
         seen.add(name)
 
 

@@ -43,8 +43,7 @@ HOUR_NS = 3600 * 10**9
 MAX_POINTS = 11000
 
 LOG_INSTANT_ERROR = (
-    "log queries are not supported as an instant query type, please change your query to a "
-    "range query type"
+    "log queries are not supported as an instant query type, please change your query to a range query type"
 )
 
 
@@ -100,8 +99,7 @@ class Engine:
         assert isinstance(expr, ast.SampleExpr)
         if step <= 0:
             raise InvalidInput(
-                "zero or negative query resolution step widths are not accepted. "
-                "Try a positive integer"
+                "zero or negative query resolution step widths are not accepted. Try a positive integer"
             )
         if (end - start) // step > MAX_POINTS:
             raise InvalidInput(
@@ -154,8 +152,7 @@ class Engine:
             raise InvalidInput("limit must be a positive value")
         if cap and limit > cap:
             raise InvalidInput(
-                "max entries limit per query exceeded, limit > max_entries_limit_per_query "
-                f"({limit} > {cap})"
+                f"max entries limit per query exceeded, limit > max_entries_limit_per_query ({limit} > {cap})"
             )
 
     def _check_length(self, start: int, end: int) -> None:
@@ -180,9 +177,7 @@ class Engine:
 
     # --- metric results ------------------------------------------------------------------
 
-    def _matrix(
-        self, steps: list[int], value: float | list[StepVector]
-    ) -> tuple[Matrix, tuple[str, ...]]:
+    def _matrix(self, steps: list[int], value: float | list[StepVector]) -> tuple[Matrix, tuple[str, ...]]:
         if isinstance(value, float):
             series = Series(EMPTY_LABELS, tuple(steps), tuple(value for _ in steps))
             return Matrix((series,)), ()
@@ -194,13 +189,9 @@ class Engine:
                     col = columns[labels] = ([], [])
                 col[0].append(i)
                 col[1].append(v)
-        return self._matrix_from_columns(
-            steps, [(lb, idx, vals) for lb, (idx, vals) in columns.items()]
-        )
+        return self._matrix_from_columns(steps, [(lb, idx, vals) for lb, (idx, vals) in columns.items()])
 
-    def _matrix_from_columns(
-        self, steps: list[int], columns: list[Column]
-    ) -> tuple[Matrix, tuple[str, ...]]:
+    def _matrix_from_columns(self, steps: list[int], columns: list[Column]) -> tuple[Matrix, tuple[str, ...]]:
         ordered = sorted(columns, key=lambda c: c[0].pairs)
         warnings: tuple[str, ...] = ()
         cap = self.limits.max_query_series
@@ -208,8 +199,7 @@ class Engine:
             ordered = ordered[:cap]
             warnings = (self._series_warning(),)
         series = tuple(
-            Series(labels, tuple([steps[i] for i in idx]), tuple(vals))
-            for labels, idx, vals in ordered
+            Series(labels, tuple([steps[i] for i in idx]), tuple(vals)) for labels, idx, vals in ordered
         )
         return Matrix(series), warnings
 

@@ -15,9 +15,7 @@ from collections.abc import Callable, Sequence
 RangeFn = Callable[[Sequence[int], Sequence[float], int, int, int, int], float]
 
 
-def count_over_time(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def count_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     return float(hi - lo)
 
 
@@ -26,16 +24,12 @@ def rate(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, e
     return (hi - lo) / (rng / 1e9)
 
 
-def rate_values(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def rate_values(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     """``rate(... | unwrap x)``: the sum of the values per second of range."""
     return sum_over_time(ts, vals, lo, hi, rng, end) / (rng / 1e9)
 
 
-def sum_over_time(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def sum_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     total = 0.0
     for i in range(lo, hi):  # left to right like Go: sum() would differ with mixed Inf/NaN
         total += vals[i]
@@ -45,15 +39,11 @@ def sum_over_time(
 bytes_over_time = sum_over_time  # values are line lengths
 
 
-def bytes_rate(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def bytes_rate(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     return sum_over_time(ts, vals, lo, hi, rng, end) / (rng / 1e9)
 
 
-def avg_over_time(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def avg_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     # Incremental mean, as Loki: keeps an infinite mean instead of producing Inf - Inf = NaN.
     mean = 0.0
     count = 0.0
@@ -69,9 +59,7 @@ def avg_over_time(
     return mean
 
 
-def max_over_time(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def max_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     best = vals[lo]
     for i in range(lo, hi):
         v = vals[i]
@@ -80,9 +68,7 @@ def max_over_time(
     return best
 
 
-def min_over_time(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def min_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     best = vals[lo]
     for i in range(lo, hi):
         v = vals[i]
@@ -102,28 +88,20 @@ def _welford(vals: Sequence[float], lo: int, hi: int) -> float:
     return aux / count
 
 
-def stdvar_over_time(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def stdvar_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     return _welford(vals, lo, hi)
 
 
-def stddev_over_time(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def stddev_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     var = _welford(vals, lo, hi)
     return math.sqrt(var) if var >= 0 or var != var else math.nan
 
 
-def first_over_time(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def first_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     return vals[lo]
 
 
-def last_over_time(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def last_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     return vals[hi - 1]
 
 
@@ -153,9 +131,7 @@ def quantile_over_time(q: float) -> RangeFn:
     return fn
 
 
-def rate_counter(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def rate_counter(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     """Counter rate with Prometheus' extrapolation to the window edges ``(end - rng, end]``.
 
     Decreases are counter resets (the pre-drop value is added back); the start is never
@@ -190,9 +166,7 @@ def rate_counter(
     return result * (interval / sampled) / range_s
 
 
-def absent_value(
-    ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int
-) -> float:
+def absent_value(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
     return 1.0
 
 

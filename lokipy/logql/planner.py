@@ -116,9 +116,7 @@ def _stage(stage: ast.Stage) -> StageObject:
 
 
 def _named(items: tuple[str | ast.LabelMatcher, ...]) -> list[tuple[str, str | None, str | None]]:
-    return [
-        (i, None, None) if isinstance(i, str) else (i.name, i.type.value, i.value) for i in items
-    ]
+    return [(i, None, None) if isinstance(i, str) else (i.name, i.type.value, i.value) for i in items]
 
 
 def _formatting_stage(stage: ast.Stage) -> StageObject:

@@ -213,8 +213,7 @@ def to_loki_data(
             {
                 "metric": dict(s.labels.pairs),
                 "values": [
-                    [seconds(t), format_value(v)]
-                    for t, v in zip(s.timestamps, s.values, strict=True)
+                    [seconds(t), format_value(v)] for t, v in zip(s.timestamps, s.values, strict=True)
                 ],
             }
             for s in value.series
@@ -222,8 +221,7 @@ def to_loki_data(
     elif isinstance(value, Vector):
         ts = seconds(value.ts)
         data["result"] = [
-            {"metric": dict(s.labels.pairs), "value": [ts, format_value(s.value)]}
-            for s in value.samples
+            {"metric": dict(s.labels.pairs), "value": [ts, format_value(s.value)]} for s in value.samples
         ]
     else:
         data["result"] = [seconds(value.ts), format_value(value.value)]

@@ -142,8 +142,11 @@ class VectorMatching:
     include: tuple[str, ...] = ()
 
     def signature(self, labels: Labels) -> tuple[Any, ...]:
+        # Loki hashes the kept label *pairs*: a label with an empty value (parsers can make
+        # one) differs from a missing label.
         if self.on:
-            return tuple(labels.get(n) for n in self.names)
+            keep = set(self.names)
+            return tuple(p for p in labels.pairs if p[0] in keep)
         if self.names:
             drop = set(self.names)
             return tuple(p for p in labels.pairs if p[0] not in drop)
@@ -280,9 +283,7 @@ def aggregate(
         out: StepVector = []
         for members in groups.values():
             if op == "bottomk":
-                ranked = sorted(
-                    members, key=lambda s: (not (s[1] == s[1]), s[1] if s[1] == s[1] else 0)
-                )
+                ranked = sorted(members, key=lambda s: (not (s[1] == s[1]), s[1] if s[1] == s[1] else 0))
             else:
                 ranked = sorted(members, key=lambda s: _nan_low(s[1]), reverse=True)
             out.extend(ranked[:k])

@@ -61,9 +61,7 @@ def test_log_query_start_inclusive_end_exclusive(engine: Engine) -> None:
 
 
 def test_log_query_interval_samples(engine: Engine) -> None:
-    res = engine.query_range(
-        "fake", sel(app="a"), 0, 100 * S, 0, direction=Direction.FORWARD, interval=3 * S
-    )
+    res = engine.query_range("fake", sel(app="a"), 0, 100 * S, 0, direction=Direction.FORWARD, interval=3 * S)
     assert [t for t, _ in entries(res.value)] == [1 * S, 4 * S, 7 * S, 10 * S]  # type: ignore[arg-type]
     res = engine.query_range("fake", sel(app="a"), 0, 100 * S, 0, interval=4 * S)
     assert [t for t, _ in entries(res.value)] == [10 * S, 6 * S, 2 * S]  # type: ignore[arg-type]
@@ -99,9 +97,7 @@ def test_matrix_has_gaps_and_offset_shifts_window(engine: Engine) -> None:
 def test_instant_scalar_and_vector_literals(engine: Engine) -> None:
     res = engine.query_instant("fake", ast.NumberLiteral(2.0), 5 * S)
     assert res.value == Scalar(5 * S, 2.0)
-    res = engine.query_instant(
-        "fake", ast.BinaryOp("+", ast.VectorExpr(1.0), ast.VectorExpr(1.0)), 5 * S
-    )
+    res = engine.query_instant("fake", ast.BinaryOp("+", ast.VectorExpr(1.0), ast.VectorExpr(1.0)), 5 * S)
     assert isinstance(res.value, Vector)
     assert [(s.labels.pairs, s.value) for s in res.value.samples] == [((), 2.0)]
     res = engine.query_range("fake", ast.NumberLiteral(3.0), 0, 2 * S, S)
@@ -110,14 +106,10 @@ def test_instant_scalar_and_vector_literals(engine: Engine) -> None:
 
 
 def test_absent_over_time_labels_from_equality_matchers(engine: Engine) -> None:
-    q = ast.LogQuery(
-        ast.StreamSelector((eq("app", "zzz"), ast.LabelMatcher("env", ast.MatchType.RE, ".+")))
-    )
+    q = ast.LogQuery(ast.StreamSelector((eq("app", "zzz"), ast.LabelMatcher("env", ast.MatchType.RE, ".+"))))
     expr = ast.RangeAggregation("absent_over_time", ast.LogRange(q, S))
     res = engine.query_instant("fake", expr, 5 * S)
-    assert [(s.labels, s.value) for s in res.value.samples] == [
-        (make_labels([("app", "zzz")]), 1.0)
-    ]  # type: ignore[union-attr]
+    assert [(s.labels, s.value) for s in res.value.samples] == [(make_labels([("app", "zzz")]), 1.0)]  # type: ignore[union-attr]
     present = ast.RangeAggregation("absent_over_time", ast.LogRange(sel(app="a"), S))
     assert len(engine.query_instant("fake", present, 5 * S).value) == 0
 
@@ -133,9 +125,7 @@ def test_metric_query_fails_on_error_label_unless_filtered() -> None:
         parsed.selector,
         (
             ast.JSONParser(),
-            ast.LabelFilter(
-                ast.StringLabelFilter(ast.LabelMatcher("__error__", ast.MatchType.EQ, ""))
-            ),
+            ast.LabelFilter(ast.StringLabelFilter(ast.LabelMatcher("__error__", ast.MatchType.EQ, ""))),
         ),
     )
     res = engine.query_instant("fake", count(filtered, 10 * S), 5 * S)
@@ -149,9 +139,7 @@ def test_unwrap_drops_label_and_skips_missing() -> None:
     q.push({"app": "u"}, [(1 * S, "v=2 k=x"), (2 * S, "noise"), (3 * S, "v=5 k=x")])
     engine = Engine(q)
     logfmt = ast.LogQuery(sel(app="u").selector, (ast.LogfmtParser(),))
-    expr = ast.RangeAggregation(
-        "sum_over_time", ast.LogRange(logfmt, 10 * S, unwrap=ast.Unwrap("v"))
-    )
+    expr = ast.RangeAggregation("sum_over_time", ast.LogRange(logfmt, 10 * S, unwrap=ast.Unwrap("v")))
     res = engine.query_instant("fake", expr, 5 * S)
     assert [(s.labels, s.value) for s in res.value.samples] == [  # type: ignore[union-attr]
         (make_labels([("app", "u"), ("k", "x")]), 7.0)
@@ -289,3 +277,67 @@ def test_query_timeout_stops_between_batches() -> None:
         engine.query_instant("fake", count(sel(app="slow"), 100 * S), 60 * S)
     with pytest.raises(QueryTimeout):
         engine.query_range("fake", sel(app="slow"), 0, 100 * S, 0)
+
+
+@settings(max_examples=40)
+@given(
+    streams=st.lists(st.lists(st.integers(0, 30), max_size=12), min_size=1, max_size=4),
+    limit=st.integers(1, 20),
+    forward=st.booleans(),
+    interval=st.integers(0, 4),
+    start=st.integers(0, 10),
+    end=st.integers(10, 31),
+)
+def test_log_queries_match_a_brute_force_merge(
+    streams: list[list[int]], limit: int, forward: bool, interval: int, start: int, end: int
+) -> None:
+    q = MemoryQuerier(batch_size=3)
+    everything = []
+    for n, stamps in enumerate(streams):
+        q.push({"app": "p", "n": str(n)}, [(t * S, f"{n}-{t}") for t in stamps])
+        key = f'{{app="p", n="{n}"}}'
+        everything += {(t, key, f"{n}-{t}") for t in stamps if start <= t < end}
+    # Direction order; equal timestamps by stream label string in both directions.
+    everything.sort(key=lambda e: (e[0] if forward else -e[0], e[1]))
+    want = []
+    last = None
+    for t, _, line in everything:
+        if interval and last is not None and (t < last + interval if forward else t > last - interval):
+            continue
+        want.append((t * S, line))
+        last = t
+        if len(want) == limit:
+            break
+    res = Engine(q).query_range(
+        "fake",
+        sel(app="p"),
+        start * S,
+        end * S,
+        0,
+        limit=limit,
+        direction=Direction.FORWARD if forward else Direction.BACKWARD,
+        interval=interval * S,
+    )
+    got = sorted(entries(res.value))  # type: ignore[arg-type]
+    assert got == sorted(want)
+    for stream in res.value.streams:  # type: ignore[union-attr]
+        stamps = [t for t, _ in stream.entries]
+        assert stamps == sorted(stamps, reverse=not forward)
+
+
+@pytest.mark.parametrize(("rng", "offset", "step"), [(10, 0, 1), (7, 3, 2), (1, 0, 3), (40, 5, 7)])
+def test_sparse_series_over_many_steps(rng: int, offset: int, step: int) -> None:
+    """Two samples and hundreds of steps: the sparse window path, against a direct count."""
+    stamps = [5, 100]
+    q = MemoryQuerier()
+    q.push({"app": "s"}, [(t * S, "x") for t in stamps])
+    res = Engine(q).query_range("fake", count(sel(app="s"), rng * S, offset * S), 0, 300 * S, step * S)
+    got = {}
+    for series in res.value.series:  # type: ignore[union-attr]
+        got.update(zip(series.timestamps, series.values, strict=True))
+    want = {}
+    for t in range(0, 301, step):
+        n = sum(1 for x in stamps if t - offset - rng < x <= t - offset)
+        if n:
+            want[t * S] = float(n)
+    assert got == want

@@ -15,10 +15,7 @@ from tests.logql.memquerier import MemoryQuerier
 S = 10**9
 T0 = 1767225600 * S  # 2026-01-01T00:00:00Z
 
-QUERY = (
-    "sum by (columns_username) "
-    '(count_over_time({job="osquery_results"} | json | columns_type="7" [5m]))'
-)
+QUERY = 'sum by (columns_username) (count_over_time({job="osquery_results"} | json | columns_type="7" [5m]))'
 
 
 def osquery_last(host: str, user: str, typ: str, at: int, action: str = "added") -> str:

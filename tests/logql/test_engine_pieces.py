@@ -228,15 +228,12 @@ def test_scalar_and_vector_scalar_ops() -> None:
     vec = [(L(a="1"), 1.0), (L(a="2"), 5.0)]
     assert vector_scalar_binop(">", vec, 2, scalar_left=False, return_bool=False) == [vec[1]]
     assert vector_scalar_binop("<", vec, 2, scalar_left=True, return_bool=False) == [vec[1]]
-    assert [
-        v for _, v in vector_scalar_binop(">", vec, 2, scalar_left=False, return_bool=True)
-    ] == [
+    assert [v for _, v in vector_scalar_binop(">", vec, 2, scalar_left=False, return_bool=True)] == [
         0.0,
         1.0,
     ]
     assert all(
-        math.isnan(v)
-        for _, v in vector_scalar_binop("/", vec, 0, scalar_left=False, return_bool=False)
+        math.isnan(v) for _, v in vector_scalar_binop("/", vec, 0, scalar_left=False, return_bool=False)
     )
 
 
@@ -299,9 +296,7 @@ def test_matching_errors_come_before_comparison_filtering() -> None:
 
 
 def test_encoding_flags_are_echoed_and_switch_categorization() -> None:
-    stream = Stream(
-        L(app="a", x="1"), ((1 * S, "l"),), L(app="a"), (EntryLabels((), (("x", "1"),)),)
-    )
+    stream = Stream(L(app="a", x="1"), ((1 * S, "l"),), L(app="a"), (EntryLabels((), (("x", "1"),)),))
     result = QueryResult(Streams((stream,)))
     assert "encodingFlags" not in to_loki_data(result, encoding_flags=[])
     data = to_loki_data(result, encoding_flags=["categorize-labels"])
@@ -309,3 +304,12 @@ def test_encoding_flags_are_echoed_and_switch_categorization() -> None:
     assert data["result"] == [
         {"stream": {"app": "a"}, "values": [["1000000000", "l", {"parsed": {"x": "1"}}]]}
     ]
+
+
+def test_make_labels_is_a_labels_that_keeps_empty_values() -> None:
+    from lokipy.model.labels import Labels
+
+    made = make_labels([("b", "2"), ("a", "1")])
+    plain = Labels.from_map({"a": "1", "b": "2"})
+    assert made == plain and hash(made) == hash(plain) and str(made) == str(plain)
+    assert str(make_labels([("age", ""), ("app", "a")])) == '{age="", app="a"}'

@@ -105,9 +105,9 @@ def _describe(value: Any) -> str:
     if isinstance(value, Matrix):
         return (
             "matrix "
-            + "; ".join(
-                f"{s.labels}:{list(zip(s.timestamps, s.values, strict=True))}" for s in value.series
-            )[:400]
+            + "; ".join(f"{s.labels}:{list(zip(s.timestamps, s.values, strict=True))}" for s in value.series)[
+                :400
+            ]
         )
     if isinstance(value, Scalar):
         return f"scalar {value.value}"
@@ -140,10 +140,7 @@ def _check_vector(value: Any, want: dict[str, Any]) -> str | None:
 def _check_matrix(value: Any, want: dict[str, Any]) -> str | None:
     if not isinstance(value, Matrix):
         return f"expected a matrix, got {_describe(value)}"
-    got = {
-        _key(dict(s.labels.pairs)): list(zip(s.timestamps, s.values, strict=True))
-        for s in value.series
-    }
+    got = {_key(dict(s.labels.pairs)): list(zip(s.timestamps, s.values, strict=True)) for s in value.series}
     exp = {_key(s["labels"]): s["points"] for s in want["series"]}
     if set(got) != set(exp):
         return f"series differ: expected {sorted(exp)}, got {_describe(value)}"

@@ -39,9 +39,7 @@ def _tokens(expr: str) -> list[tuple[str, str]]:
 
 
 def _unexpected(tok: str, expecting: str = "") -> ValueError:
-    return ValueError(
-        f"syntax error: unexpected {tok}" + (f", expecting {expecting}" if expecting else "")
-    )
+    return ValueError(f"syntax error: unexpected {tok}" + (f", expecting {expecting}" if expecting else ""))
 
 
 def parse_json_path(expr: str) -> JSONPath:

@@ -57,9 +57,7 @@ class Pipeline:
             front.append(self.stages[i])
             i += 1
         self.line_filter: LineFilter | None = chain(front) if front else None
-        self.rest: list[Stage] = [
-            LineFilterStage(s) if _is_line_filter(s) else s for s in self.stages[i:]
-        ]
+        self.rest: list[Stage] = [LineFilterStage(s) if _is_line_filter(s) else s for s in self.stages[i:]]
 
     @property
     def is_noop(self) -> bool:

@@ -85,9 +85,7 @@ def parse_duration(text: str) -> int:
             raise ConversionError(f"time: missing unit in duration {go_quote(orig)}")
         unit = _UNITS.get(unit_text)
         if unit is None:
-            raise ConversionError(
-                f"time: unknown unit {go_quote(unit_text)} in duration {go_quote(orig)}"
-            )
+            raise ConversionError(f"time: unknown unit {go_quote(unit_text)} in duration {go_quote(orig)}")
         whole = int(whole_digits) if whole_digits else 0
         value = whole * unit
         if frac_digits:

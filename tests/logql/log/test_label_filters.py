@@ -73,19 +73,13 @@ def test_numeric_filter_missing_and_invalid() -> None:
 
 
 def test_first_failing_filter_owns_the_error_details() -> None:
-    x_then_y = AndLabelFilter(
-        DurationLabelFilter("x", ">", 10**9), DurationLabelFilter("y", ">", 10**9)
-    )
+    x_then_y = AndLabelFilter(DurationLabelFilter("x", ">", 10**9), DurationLabelFilter("y", ">", 10**9))
     labels = {"x": "nope", "y": "90", "z": "oops"}
     assert apply(x_then_y, labels)[1]["__error_details__"] == 'time: invalid duration "nope"'
-    y_then_x = AndLabelFilter(
-        DurationLabelFilter("y", ">", 10**9), DurationLabelFilter("x", ">", 10**9)
-    )
+    y_then_x = AndLabelFilter(DurationLabelFilter("y", ">", 10**9), DurationLabelFilter("x", ">", 10**9))
     assert apply(y_then_x, labels)[1]["__error_details__"] == 'time: missing unit in duration "90"'
     # the right side still decides after the left side failed to convert
-    took_size = AndLabelFilter(
-        DurationLabelFilter("took", ">", 10**9), BytesLabelFilter("size", "<", 10**6)
-    )
+    took_size = AndLabelFilter(DurationLabelFilter("took", ">", 10**9), BytesLabelFilter("size", "<", 10**6))
     assert apply(took_size, {"took": "oops", "size": "3MB"})[0] is False
     assert apply(took_size, {"took": "oops", "size": "3KB"})[0] is True
 

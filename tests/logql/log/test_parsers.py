@@ -52,6 +52,7 @@ def run(
         ('{"a":"b\ufffdr"}'.encode(), {}, {"a": "b r"}),
         (b'{"a":"b\xffr"}', {}, {"a": "b r"}),  # invalid UTF-8: slow path, byte -> space
         (b'{"a":"first","a":"second"}', {}, {"a": "first"}),
+        (b'{"a":"x\\ud800y"}', {}, {"a": "x y"}),  # a lone surrogate escape
         (b'{"a": 01}', {}, {"a": "01"}),  # jsonparser does not validate numbers
         (b'  {"a":{}}  ', {}, {}),
     ],
@@ -126,9 +127,7 @@ JSON_LINE = (
         ([("request_size", "request.size.invalid")], {"uuid": "bar"}, {"uuid": "bar", "request_size": ""}),
     ],
 )  # fmt: skip
-def test_json_expressions(
-    exprs: list[tuple[str, str]], base: dict[str, str], want: dict[str, str]
-) -> None:
+def test_json_expressions(exprs: list[tuple[str, str]], base: dict[str, str], want: dict[str, str]) -> None:
     assert run(JSONExpressionParser(exprs), JSON_LINE, base)[1] == want
 
 
@@ -143,9 +142,7 @@ def test_json_expression_special_lines() -> None:
     app = JSONExpressionParser([("app", "app")])
     line = b'{"app":"{\\"name\\":\\"great \\\\\\"loki\\\\\\"\\"}"}'
     assert run(app, line)[1] == {"app": '{"name":"great \\"loki\\""}'}
-    assert run(app, b'{"app":{"name":"great \\"loki\\""}}')[1] == {
-        "app": '{"name":"great \\"loki\\""}'
-    }
+    assert run(app, b'{"app":{"name":"great \\"loki\\""}}')[1] == {"app": '{"name":"great \\"loki\\""}'}
     assert run(app, b'{"app":"foo","app":"duplicate"}')[1] == {"app": "foo"}
     assert run(app, JSON_LINE, md={"app": "app_sm"})[1] == {"app": "app_sm", "app_extracted": "foo"}
 
@@ -219,9 +216,7 @@ def test_logfmt_expressions() -> None:
 
 
 def test_regexp() -> None:
-    assert run(RegexpParser("(?P<foo>.*)buzz"), b"matchebuzz barbuzz")[1] == {
-        "foo": "matchebuzz bar"
-    }
+    assert run(RegexpParser("(?P<foo>.*)buzz"), b"matchebuzz barbuzz")[1] == {"foo": "matchebuzz bar"}
     assert run(RegexpParser("(?P<bar>bar)buzz"), b"barbuzz", {"bar": "foo"})[1] == {
         "bar": "foo",
         "bar_extracted": "bar",
@@ -240,8 +235,7 @@ def test_regexp() -> None:
 def test_pattern() -> None:
     p = PatternParser('<ip> <userid> <user> [<_>] "<method> <path> <_>" <status> <size>')
     line = (
-        b'127.0.0.1 user-identifier frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif '
-        b'HTTP/1.0" 200 2326'
+        b'127.0.0.1 user-identifier frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
     )
     assert run(p, line)[1] == {
         "ip": "127.0.0.1", "userid": "user-identifier", "user": "frank", "method": "GET",
@@ -288,6 +282,8 @@ def test_unpack() -> None:
         "app": "foo_sm", "app_extracted": "foo", "namespace": "prod",
     }  # fmt: skip
     assert run(UnpackParser(), b"") == (b"", {})
+    lone = b'{"_entry":"a\\ud800b"}'
+    assert run(UnpackParser(), lone)[0] == "a\ufffdb".encode()
 
 
 json_scalars = st.one_of(

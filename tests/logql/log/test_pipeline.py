@@ -60,9 +60,7 @@ def test_error_lines_and_error_filter() -> None:
 
 
 def test_drop_and_keep() -> None:
-    sp = Pipeline([LogfmtParser(), DropLabels([("a", None, None), ("b", "=", "2")])]).for_stream(
-        STREAM
-    )
+    sp = Pipeline([LogfmtParser(), DropLabels([("a", None, None), ("b", "=", "2")])]).for_stream(STREAM)
     assert sp.process(1, b"a=1 b=2 c=3") == (
         b"a=1 b=2 c=3",
         (("app", "a"), ("c", "3"), ("env", "prod")),
