@@ -54,6 +54,7 @@ BENCH_LIMITS: dict[str, Any] = {
     "discover_log_levels": False,
     "max_entries_limit_per_query": 10_000_000,
     "max_query_series": 100_000,
+    "max_global_streams_per_user": 0,  # scaling runs push up to 63 000 streams
 }
 
 

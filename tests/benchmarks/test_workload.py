@@ -35,6 +35,13 @@ def test_stream_table_is_the_196_streams() -> None:
     assert [s.canonical() for s in streams] == sorted(s.canonical() for s in streams)
 
 
+def test_stream_count_scales_with_hosts() -> None:
+    c = generate(200_000, seed=5, n_hosts=400)
+    assert len(c.streams) == 2800
+    assert max(c.sids) > 255  # ids beyond one byte survive
+    assert {c.streams[s].host for s in c.sids} > {"host-07", "host-399"}
+
+
 def test_generator_is_deterministic_and_shaped() -> None:
     a, b = generate(300_000, seed=7), generate(300_000, seed=7)
     assert a.fingerprint() == b.fingerprint()
@@ -116,7 +123,8 @@ def _tiny_corpus() -> Corpus:
     """Three lines in two streams, one of them exactly on a step boundary."""
     streams = (StreamKey("app", "host-00", "error"), StreamKey("app", "host-00", "info"))
     ts = array("q", [T0_NS + 5, T0_NS + STEP_NS, T0_NS + STEP_NS + 1])
-    return Corpus([b"boom error", b"fine", b"an error again"], ts, bytes([0, 1, 0]), streams, 0, 0)
+    sids = array("H", [0, 1, 0])
+    return Corpus([b"boom error", b"fine", b"an error again"], ts, sids, streams, 0, 0)
 
 
 def test_oracle_windows_are_left_open_right_closed() -> None:
