@@ -28,6 +28,8 @@ from benchmarks.datasets import (
     CACHE_DIR,
     DEFAULT_SEED,
     N_HOSTS,
+    Block,
+    Corpus,
     compress_blocks,
     cut_blocks,
     load_or_generate,
@@ -237,7 +239,16 @@ def _guarded(res: Results, section: str, fn: Any) -> None:
         )
 
 
-def _queries(corpus, blocks, oracle, res, proto, args, missing) -> None:  # type: ignore[no-untyped-def]
+def _queries(
+    corpus: Corpus,
+    blocks: list[Block],
+    oracle: Oracle,
+    res: Results,
+    proto: list[bytes],
+    args: argparse.Namespace,
+    missing: str | None,
+) -> None:
+    """Q1-Q6 against a flushed store holding the corpus; floors alone without an engine."""
     if missing is None:
         from lokipy.logstore import LogStore
 
