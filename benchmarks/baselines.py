@@ -138,12 +138,15 @@ class SqliteInsert:
     def __init__(self, corpus: Corpus, tmp: Path) -> None:
         self.corpus = corpus
         self.tmp = tmp
-        cols = zip(corpus.ts, corpus.sids, corpus.lines, strict=True)
-        self.rows = [(t, s, ln.decode()) for t, s, ln in cols]
+        self.rows: list[tuple[int, int, str]] = []
         self.made: list[Path] = []
         self.count = 0
 
     def setup(self) -> sqlite3.Connection:
+        # Rows are built per run (untimed) and dropped after it: millions of live tuples would
+        # slow every cyclic-GC pass of the lokipy runs interleaved with this one.
+        cols = zip(self.corpus.ts, self.corpus.sids, self.corpus.lines, strict=True)
+        self.rows = [(t, s, ln.decode()) for t, s, ln in cols]
         for old in self.made:  # keep only the newest database on disk
             old.unlink(missing_ok=True)
         path = self.tmp / f"logs{len(self.made)}.db"
@@ -161,6 +164,7 @@ class SqliteInsert:
     def teardown(self, con: sqlite3.Connection) -> None:
         self.count = con.execute("SELECT count(*) FROM logs").fetchone()[0]
         con.close()
+        self.rows = []
 
     def task(self) -> Task:
         return Task(self.name, self.insert, self.setup, self.teardown)
