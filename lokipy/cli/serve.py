@@ -38,6 +38,11 @@ def serve_command(args: argparse.Namespace) -> int:
         config = replace(config, data_dir=Path("data"))
     logstore = LogStore(config=config)
     app = create_app(logstore, config)
+    from lokipy.api.rules import install_ruler
+
+    ruler = install_ruler(app, logstore, config)  # None without a ruler: block
+    if ruler is not None:
+        ruler.start()
     # A long-lived server allocates many short-lived objects per push; freezing start-up
     # objects and raising the first GC threshold cut cyclic-GC pauses on the push path.
     gc.freeze()
@@ -67,6 +72,8 @@ def serve_command(args: argparse.Namespace) -> int:
         pass
     finally:
         app.state.lokipy.ready = False
+        if ruler is not None:
+            ruler.stop()
         logstore.close()  # flush heads to chunks: a clean shutdown leaves an empty WAL
     return 0
 
