@@ -144,12 +144,13 @@ def humanize_percentage(v: float) -> str:
 
 
 def humanize_timestamp(v: float) -> str:
+    """Go's ``time.Time`` printing of a unix time, at Prometheus' millisecond resolution."""
     if math.isnan(v) or math.isinf(v):
         return _g4(v)
-    dt = datetime.fromtimestamp(v, tz=UTC)
-    frac = f"{v % 1:.9f}"[2:].rstrip("0")
-    base = dt.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{base}{'.' + frac if frac else ''} +0000 UTC"
+    ms = int(v * 1e9) // 1_000_000
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    frac = f"{ms % 1000:03d}".rstrip("0")
+    return dt.strftime("%Y-%m-%d %H:%M:%S") + (f".{frac}" if frac else "") + " +0000 UTC"
 
 
 def printf(fmt: str, *args: Any) -> str:
