@@ -82,7 +82,9 @@ class AlertingRule:
         self.external_labels = dict(external_labels or {})
         self.external_url = external_url
         self.label_templates = {k: Template(f"__alert_{rule.alert}", v) for k, v in rule.labels.items()}
-        self.annotation_templates = {k: Template(f"__alert_{rule.alert}", v) for k, v in rule.annotations.items()}
+        self.annotation_templates = {
+            k: Template(f"__alert_{rule.alert}", v) for k, v in rule.annotations.items()
+        }
         self.active: dict[LabelPairs, Alert] = {}
         self.status = RuleStatus()
 
@@ -100,7 +102,9 @@ class AlertingRule:
             lbs["alertname"] = self.name
             key = tuple(sorted((k, v) for k, v in lbs.items() if v != ""))
             if key in found:
-                raise RuleEvalError("vector contains metrics with the same labelset after applying alert labels")
+                raise RuleEvalError(
+                    "vector contains metrics with the same labelset after applying alert labels"
+                )
             annotations = {k: tmpl.expand(data) for k, tmpl in self.annotation_templates.items()}
             found[key] = Alert(key, annotations, PENDING, t, value)
         for key, new in found.items():
@@ -160,7 +164,9 @@ class AlertingRule:
         """Pending and firing alerts (what the alerts API lists)."""
         return [a for a in self.active.values() if a.state != INACTIVE]
 
-    def restore(self, saved: Mapping[LabelPairs, tuple[int, int]], t: int, grace_ns: int, tolerance_ns: int) -> None:
+    def restore(
+        self, saved: Mapping[LabelPairs, tuple[int, int]], t: int, grace_ns: int, tolerance_ns: int
+    ) -> None:
         """Prometheus' ``RestoreForState`` from persisted (active_at, last_seen) per alert."""
         if self.hold_ns < grace_ns:
             return
@@ -202,7 +208,9 @@ class RecordingRule:
             lbs["__name__"] = self.name
             key = tuple(sorted((k, v) for k, v in lbs.items() if v != ""))
             if key in out:
-                raise RuleEvalError("vector contains metrics with the same labelset after applying rule labels")
+                raise RuleEvalError(
+                    "vector contains metrics with the same labelset after applying rule labels"
+                )
             out[key] = value
         if limit > 0 and len(out) > limit:
             raise RuleEvalError(f"exceeded limit of {limit} with {len(out)} series")

@@ -81,7 +81,7 @@ def go_value(value: Any) -> str:
 
 def _g4(v: float) -> str:
     special = _special(v)
-    return special if special is not None else "%.4g" % v
+    return special if special is not None else f"{v:.4g}"
 
 
 def humanize(v: float) -> str:
@@ -129,14 +129,14 @@ def humanize_duration(v: float) -> str:
             return f"{sign}{hours}h {minutes}m {secs}s"
         if minutes:
             return f"{sign}{minutes}m {secs}s"
-        return f"{sign}{'%.4g' % v}s"
+        return f"{sign}{v:.4g}s"
     prefix = ""
     for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
         if abs(v) >= 1:
             break
         prefix = p
         v *= 1000
-    return f"{'%.4g' % v}{prefix}s"
+    return f"{v:.4g}{prefix}s"
 
 
 def humanize_percentage(v: float) -> str:

@@ -49,7 +49,8 @@ class Group:
         self.name = gdef.name
         self.interval = gdef.interval_ns or cfg.evaluation_interval
         self.rules: list[Rule] = [
-            AlertingRule(r, cfg.external_labels, cfg.external_url) if r.alert else RecordingRule(r) for r in gdef.rules
+            AlertingRule(r, cfg.external_labels, cfg.external_url) if r.alert else RecordingRule(r)
+            for r in gdef.rules
         ]
         self.prev_series: list[set[LabelPairs]] = [set() for _ in self.rules]
         self.last_evaluation_ns = 0
@@ -65,8 +66,12 @@ class Group:
     def adopt(self, old: Group) -> None:
         """Carry alert state over from the previous version of this group (reload)."""
         self.restore_pending = old.restore_pending
-        by_name = {(r.name, tuple(sorted(r.rule.labels.items()))): r for r in old.rules if isinstance(r, AlertingRule)}
-        for i, r in enumerate(self.rules):
+        by_name = {
+            (r.name, tuple(sorted(r.rule.labels.items()))): r
+            for r in old.rules
+            if isinstance(r, AlertingRule)
+        }
+        for r in self.rules:
             prev = by_name.get((r.name, tuple(sorted(r.rule.labels.items()))))
             if isinstance(r, AlertingRule) and prev is not None and r.rule.expr == prev.rule.expr:
                 r.active, r.status = prev.active, prev.status
@@ -183,7 +188,9 @@ class Ruler:
             for cid, client in self.config.remote_write_clients.items():
                 writer = self.writers.get((tenant, cid))
                 if writer is None:
-                    writer = self.writers[(tenant, cid)] = RemoteWriter(client, tenant, self.config.add_org_id_header)
+                    writer = self.writers[(tenant, cid)] = RemoteWriter(
+                        client, tenant, self.config.add_org_id_header
+                    )
                 writer.append(samples)
 
     # --- alert state on disk (for-state restore) --------------------------------------------
@@ -267,14 +274,18 @@ class Ruler:
 
     def tenant_groups(self, tenant: str) -> list[Group]:
         with self.lock:
-            return sorted((g for g in self.groups.values() if g.tenant == tenant), key=lambda g: (g.namespace, g.name))
+            return sorted(
+                (g for g in self.groups.values() if g.tenant == tenant), key=lambda g: (g.namespace, g.name)
+            )
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         if self.config.alertmanager_urls:
             self.notifier = Notifier(
-                self.config.alertmanager_urls, self.config.notification_queue_capacity, self.config.notification_timeout
+                self.config.alertmanager_urls,
+                self.config.notification_queue_capacity,
+                self.config.notification_timeout,
             )
         self.running = True
         self.sync()

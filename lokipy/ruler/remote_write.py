@@ -160,7 +160,9 @@ class RemoteWriter:
             if not retry:
                 if error:
                     self.failed_samples += len(batch)
-                    log.warning("remote write to %s dropped %d samples: %s", self.client.url, len(batch), error)
+                    log.warning(
+                        "remote write to %s dropped %d samples: %s", self.client.url, len(batch), error
+                    )
                 else:
                     self.sent_samples += len(batch)
                 return

@@ -50,7 +50,7 @@ def _tokens(src: str, name: str) -> tuple[str, ...]:
     while pos < len(src):
         m = _TOKEN.match(src, pos)
         if m is None or m.end() == pos:
-            raise TemplateError(f"template: {name}:1: unexpected {src[pos:pos + 10]!r} in command")
+            raise TemplateError(f"template: {name}:1: unexpected {src[pos : pos + 10]!r} in command")
         out.append(next(g for g in m.groups() if g is not None))
         pos = m.end()
         while pos < len(src) and src[pos].isspace():
@@ -105,7 +105,9 @@ def _lex(src: str, name: str) -> list[Text | Action]:
 Node = Any
 
 
-def _parse_block(items: list[Text | Action], i: int, name: str, closers: tuple[str, ...]) -> tuple[list[Node], int]:
+def _parse_block(
+    items: list[Text | Action], i: int, name: str, closers: tuple[str, ...]
+) -> tuple[list[Node], int]:
     block: list[Node] = []
     while i < len(items):
         it = items[i]
@@ -153,7 +155,9 @@ def _field(v: Any, key: str) -> Any:
 
 def _re_replace_all(pattern: str, repl: str, text: str) -> str:
     rx = compile_regex(pattern)
-    py_repl = re.sub(r"\$(\d+)|\$\{(\w+)\}", lambda m: f"\\g<{m.group(1) or m.group(2)}>", repl.replace("\\", "\\\\"))
+    py_repl = re.sub(
+        r"\$(\d+)|\$\{(\w+)\}", lambda m: f"\\g<{m.group(1) or m.group(2)}>", repl.replace("\\", "\\\\")
+    )
     return str(rx.sub(py_repl, text))
 
 
@@ -197,7 +201,9 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "match": lambda p, s: compile_regex(p).search(s) is not None,
     "label": lambda name, sample: _field(sample, "Labels").get(name, "") if isinstance(sample, dict) else "",
     "value": lambda sample: _field(sample, "Value"),
-    "first": lambda seq: seq[0] if seq else (_ for _ in ()).throw(TemplateError("first() called on vector with no elements")),
+    "first": lambda seq: (
+        seq[0] if seq else (_ for _ in ()).throw(TemplateError("first() called on vector with no elements"))
+    ),
     "sortByLabel": lambda name, seq: sorted(seq, key=lambda s: s["Labels"].get(name, "")),
     "stripPort": lambda s: str(s).rsplit(":", 1)[0] if ":" in str(s) else str(s),
     "stripDomain": lambda s: str(s).split(".", 1)[0],
@@ -239,7 +245,11 @@ class Template:
 
     def _check_tokens(self, toks: tuple[str, ...]) -> None:
         for t in toks:
-            if re.fullmatch(r"[A-Za-z_]\w*", t) and t not in FUNCS and t not in ("true", "false", "nil", "query"):
+            if (
+                re.fullmatch(r"[A-Za-z_]\w*", t)
+                and t not in FUNCS
+                and t not in ("true", "false", "nil", "query")
+            ):
                 raise TemplateError(f'template: {self.name}:1: function "{t}" not defined')
 
     def expand(self, data: dict[str, Any], query: Callable[[str], list[dict[str, Any]]] | None = None) -> str:
@@ -259,7 +269,9 @@ class Template:
 
 
 class _Exec:
-    def __init__(self, variables: dict[str, Any], query: Callable[[str], list[dict[str, Any]]] | None) -> None:
+    def __init__(
+        self, variables: dict[str, Any], query: Callable[[str], list[dict[str, Any]]] | None
+    ) -> None:
         self.vars = variables
         self.query = query
 
@@ -380,5 +392,7 @@ class _Exec:
 _NOTHING = object()
 
 
-def alert_data(labels: dict[str, str], external_labels: dict[str, str], external_url: str, value: float) -> dict[str, Any]:
+def alert_data(
+    labels: dict[str, str], external_labels: dict[str, str], external_url: str, value: float
+) -> dict[str, Any]:
     return {"Labels": labels, "ExternalLabels": external_labels, "ExternalURL": external_url, "Value": value}

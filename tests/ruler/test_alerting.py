@@ -178,7 +178,9 @@ def test_restore_three_cases() -> None:
 def test_recording_rule_naming_and_errors() -> None:
     d = RuleDef(expr="x", record="osquery:ssh_logins:count1m", labels={"source": "osquery"})
     out = RecordingRule(d).eval([({"__name__": "old", "username": "alice", "source": "x"}, 2.0)])
-    assert out == [((("__name__", "osquery:ssh_logins:count1m"), ("source", "osquery"), ("username", "alice")), 2.0)]
+    assert out == [
+        ((("__name__", "osquery:ssh_logins:count1m"), ("source", "osquery"), ("username", "alice")), 2.0)
+    ]
     with pytest.raises(RuleEvalError, match="same labelset after applying rule labels"):
         RecordingRule(d).eval([({"source": "a"}, 1.0), ({"source": "b"}, 1.0)])
     with pytest.raises(RuleEvalError, match="exceeded limit of 1 with 2 series"):

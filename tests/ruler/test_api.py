@@ -38,7 +38,9 @@ rules:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[tuple[HTTP, Ruler, LogStore]]:
-    cfg = replace(Config(data_dir=tmp_path / "data"), ruler=RulerConfig(storage_directory=str(tmp_path / "rules")))
+    cfg = replace(
+        Config(data_dir=tmp_path / "data"), ruler=RulerConfig(storage_directory=str(tmp_path / "rules"))
+    )
     store = LogStore(config=cfg)
     app = create_app(store, cfg)
     ruler = install_ruler(app, store, cfg)
@@ -54,7 +56,12 @@ def test_yaml_api_round_trip(env: tuple[HTTP, Ruler, LogStore], prefix: str) -> 
     r = client.get(prefix)
     assert (r.status_code, r.text) == (404, "no rule groups found\n")
     r = client.post(f"{prefix}/osquery-ssh.yaml", content=GROUP, headers={"Content-Type": "application/yaml"})
-    assert r.status_code == 202 and r.json() == {"status": "success", "data": None, "errorType": "", "error": ""}
+    assert r.status_code == 202 and r.json() == {
+        "status": "success",
+        "data": None,
+        "errorType": "",
+        "error": "",
+    }
     assert [g.name for g in ruler.tenant_groups("fake")] == ["ssh"]  # applied at once
     listed = yaml.safe_load(client.get(prefix).text)
     assert list(listed) == ["osquery-ssh.yaml"]
@@ -64,7 +71,12 @@ def test_yaml_api_round_trip(env: tuple[HTTP, Ruler, LogStore], prefix: str) -> 
     assert yaml.safe_load(client.get(f"{prefix}/osquery-ssh.yaml/ssh").text) == group
     assert client.get(f"{prefix}/osquery-ssh.yaml/nope").status_code == 404
     assert list(yaml.safe_load(client.get(f"{prefix}/osquery-ssh.yaml").text)) == ["osquery-ssh.yaml"]
-    assert yaml.safe_load(client.get(f"{prefix}?labels=severity:warning").text)["osquery-ssh.yaml"][0]["rules"][0]["alert"] == "SSHLogin"
+    assert (
+        yaml.safe_load(client.get(f"{prefix}?labels=severity:warning").text)["osquery-ssh.yaml"][0]["rules"][
+            0
+        ]["alert"]
+        == "SSHLogin"
+    )
     # other tenants see nothing
     assert client.get(prefix, headers={"X-Scope-OrgID": "other"}).status_code == 404
     r = client.delete(f"{prefix}/osquery-ssh.yaml/ssh")
@@ -94,7 +106,12 @@ def test_prometheus_rules_and_alerts_json(env: tuple[HTTP, Ruler, LogStore]) -> 
     rules = client.get("/prometheus/api/v1/rules").json()["data"]["groups"][0]["rules"]
     assert rules[0]["health"] == "unknown" and rules[0]["lastEvaluation"] == "0001-01-01T00:00:00Z"
     t = time.time_ns()
-    row = {"name": "last", "hostIdentifier": "web-1", "columns": {"username": "alice", "type": "7"}, "action": "added"}
+    row = {
+        "name": "last",
+        "hostIdentifier": "web-1",
+        "columns": {"username": "alice", "type": "7"},
+        "action": "added",
+    }
     store.push({"job": "osquery_results"}, [(t - 10**9, json.dumps(row)), (t - 10**9 + 1, json.dumps(row))])
     group.evaluate(t)
     body = client.get("/prometheus/api/v1/rules").json()
@@ -111,7 +128,9 @@ def test_prometheus_rules_and_alerts_json(env: tuple[HTTP, Ruler, LogStore]) -> 
     assert alert["annotations"] == {"summary": "SSH login by alice"}
     assert alert["value"] == "2e+00" and alert["state"] == "pending"
     assert alert["activeAt"].endswith("Z")
-    assert record_rule["type"] == "recording" and record_rule["labels"] == {} and record_rule["lastError"] == ""
+    assert (
+        record_rule["type"] == "recording" and record_rule["labels"] == {} and record_rule["lastError"] == ""
+    )
     alerts = client.get("/prometheus/api/v1/alerts").json()
     assert alerts["data"]["alerts"] == [alert] and alerts["errorType"] == ""
     only_rec = client.get("/prometheus/api/v1/rules?type=record").json()["data"]["groups"][0]["rules"]

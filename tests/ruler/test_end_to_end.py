@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 
 from lokipy.testing.server import ServerProcess
-from tests.ruler.programs import ALERTMANAGER, PROMETHEUS, Webhook, require_binary, start_alertmanager, start_prometheus
+from tests.ruler.programs import (
+    ALERTMANAGER,
+    PROMETHEUS,
+    Webhook,
+    require_binary,
+    start_alertmanager,
+    start_prometheus,
+)
 
 WINDOW = "10s"  # short so the resolution is seen within the test
 RULES = f"""groups:
@@ -126,7 +133,11 @@ def test_ssh_login_alert_and_recording_rule_end_to_end(stack: dict[str, Any]) ->
     pending = wait_until(
         lambda: http_json(f"{loki}/prometheus/api/v1/alerts")["data"]["alerts"], 10, "the alert in the API"
     )
-    assert pending[0]["labels"] == {"alertname": "SSHLogin", "columns_username": "alice", "severity": "warning"}
+    assert pending[0]["labels"] == {
+        "alertname": "SSHLogin",
+        "columns_username": "alice",
+        "severity": "warning",
+    }
     assert pending[0]["value"] == "2e+00"
 
     firing = hook.wait_for(lambda b: b["status"] == "firing", 20)
@@ -138,7 +149,9 @@ def test_ssh_login_alert_and_recording_rule_end_to_end(stack: dict[str, Any]) ->
     assert alert["generatorURL"].startswith("http://127.0.0.1:3000/explore?left=")
     assert alert["endsAt"] == "0001-01-01T00:00:00Z"  # Alertmanager reports a firing alert so
 
-    series = wait_until(lambda: prom_query(prom, f"osquery:ssh_logins:count{WINDOW}"), 15, "the recorded series")
+    series = wait_until(
+        lambda: prom_query(prom, f"osquery:ssh_logins:count{WINDOW}"), 15, "the recorded series"
+    )
     assert series[0]["metric"] == {"__name__": f"osquery:ssh_logins:count{WINDOW}", "source": "osquery",
                                    "columns_username": "alice"}  # fmt: skip
     assert series[0]["value"][1] == "2"

@@ -43,8 +43,8 @@ class FakeQuery:
 def make(tmp: Path, for_: str = "0s", **cfg: Any) -> tuple[Ruler, FakeQuery, Group]:
     rules = tmp / "rules" / "fake"
     rules.mkdir(parents=True, exist_ok=True)
-    text = RULES.replace("ALERT_EXPR", "count_over_time({a=\"1\"}[1m])").replace("FOR", for_)
-    (rules / "ssh.yaml").write_text(text.replace("RECORD_EXPR", "count_over_time({a=\"2\"}[1m])"))
+    text = RULES.replace("ALERT_EXPR", 'count_over_time({a="1"}[1m])').replace("FOR", for_)
+    (rules / "ssh.yaml").write_text(text.replace("RECORD_EXPR", 'count_over_time({a="2"}[1m])'))
     q = FakeQuery()
     config = RulerConfig(storage_directory=str(tmp / "rules"), external_labels={"origin": "x"}, **cfg)
     ruler = Ruler(config, q, tmp / "data")
@@ -70,8 +70,13 @@ def test_recording_rule_output_and_stale_markers(tmp_path: Path) -> None:
     q.results[RECORD] = [({"user": "alice"}, 2.0), ({"user": "bob"}, 1.0)]
     out, notify = g.evaluate(T0)
     assert notify == []
-    assert sorted((dict(lbs)["user"], ts, v) for lbs, ts, v in out) == [("alice", T0 // 10**6, 2.0), ("bob", T0 // 10**6, 1.0)]
-    assert all(dict(lbs)["__name__"] == "logins:count" and dict(lbs)["source"] == "osquery" for lbs, _, _ in out)
+    assert sorted((dict(lbs)["user"], ts, v) for lbs, ts, v in out) == [
+        ("alice", T0 // 10**6, 2.0),
+        ("bob", T0 // 10**6, 1.0),
+    ]
+    assert all(
+        dict(lbs)["__name__"] == "logins:count" and dict(lbs)["source"] == "osquery" for lbs, _, _ in out
+    )
     assert q.calls == [(ALERT, T0, "fake"), (RECORD, T0, "fake")]  # file order, instant query at t
     q.results[RECORD] = [({"user": "alice"}, 3.0)]
     out, _ = g.evaluate(T0 + 10 * S)
@@ -88,7 +93,12 @@ def test_alerts_series_and_notifications(tmp_path: Path) -> None:
     names = sorted(dict(lbs)["__name__"] for lbs, _, _ in out)
     assert names == ["ALERTS", "ALERTS_FOR_STATE"]
     (payload,) = notify
-    assert payload["labels"] == {"alertname": "SSHLogin", "severity": "warning", "user": "alice", "origin": "x"}
+    assert payload["labels"] == {
+        "alertname": "SSHLogin",
+        "severity": "warning",
+        "user": "alice",
+        "origin": "x",
+    }
     assert payload["annotations"] == {"summary": "2 by alice"}
     assert payload["startsAt"] == "2027-01-15T08:00:00.000Z"
     assert payload["endsAt"] == "2027-01-15T08:04:00.000Z"  # t + 4 × max(10s, 1m)

@@ -75,7 +75,10 @@ def test_every_problem_of_a_file_is_reported() -> None:
     text = "groups:\n  - name: g\n    rules:\n      - expr: vector(1)\n  - name: g\n"
     with pytest.raises(RuleFileError) as err:
         load_text(text)
-    assert err.value.errors == ["one of 'record' or 'alert' must be set", 'groupname: "g" is repeated in the same file']
+    assert err.value.errors == [
+        "one of 'record' or 'alert' must be set",
+        'groupname: "g" is repeated in the same file',
+    ]
 
 
 def test_log_queries_pass_validation_like_loki() -> None:
@@ -83,7 +86,13 @@ def test_log_queries_pass_validation_like_loki() -> None:
 
 
 def test_format_duration() -> None:
-    assert [format_duration(s * 10**9) for s in (0, 3, 60, 5400, 86400 * 8)] == ["0s", "3s", "1m", "1h30m", "1w1d"]
+    assert [format_duration(s * 10**9) for s in (0, 3, 60, 5400, 86400 * 8)] == [
+        "0s",
+        "3s",
+        "1m",
+        "1h30m",
+        "1w1d",
+    ]
 
 
 def test_store_layout_skips_hidden_and_isolates_bad_files(tmp_path: Path) -> None:
@@ -126,7 +135,9 @@ def test_config_with_only_a_ruler_block(tmp_path: Path) -> None:
     assert r is not None
     assert r.storage_directory == "/rules" and r.evaluation_interval == 15 * 10**9
     assert r.alertmanager_urls == ("http://a:9093", "http://u:p@b:9093/am")
-    assert r.resend_delay == 60 * 10**9 and r.for_grace_period == 600 * 10**9 and r.poll_interval == 60 * 10**9
+    assert (
+        r.resend_delay == 60 * 10**9 and r.for_grace_period == 600 * 10**9 and r.poll_interval == 60 * 10**9
+    )
     client = r.remote_write_clients["p"]
     assert (client.max_samples_per_send, client.min_backoff, client.capacity) == (10, 10**9, 10000)
     assert load_config(None).ruler is None

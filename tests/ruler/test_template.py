@@ -74,14 +74,23 @@ def expand(src: str, labels: dict[str, str] | None = None, value: float = 1.0) -
 def test_control_flow_variables_and_functions() -> None:
     labels = {"user": "alice", "host": "web-1:22"}
     assert expand("{{ if gt $value 1.0 }}many{{ else }}one{{ end }}", labels, 2.0) == "many"
-    assert expand("{{ if eq $labels.user \"bob\" }}b{{ else if eq $labels.user \"alice\" }}a{{ end }}", labels) == "a"
-    assert expand("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}", labels) == "host=web-1:22;user=alice;"
+    assert (
+        expand('{{ if eq $labels.user "bob" }}b{{ else if eq $labels.user "alice" }}a{{ end }}', labels)
+        == "a"
+    )
+    assert (
+        expand("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}", labels)
+        == "host=web-1:22;user=alice;"
+    )
     assert expand("{{ $labels.host | stripPort | toUpper }}", labels) == "WEB-1"
-    assert expand("{{ .Labels.user }} {{ $externalLabels.env }} {{ $externalURL }}", labels) == "alice prod http://x"
+    assert (
+        expand("{{ .Labels.user }} {{ $externalLabels.env }} {{ $externalURL }}", labels)
+        == "alice prod http://x"
+    )
     assert expand('{{ reReplaceAll "^(.*)-(\\\\d)$" "$2/$1" "web-1" }}') == "1/web"
-    assert expand("{{- $x := \"v\" -}}  [{{ $x }}]  {{- /* comment */ -}}  !") == "[v]!"
+    assert expand('{{- $x := "v" -}}  [{{ $x }}]  {{- /* comment */ -}}  !') == "[v]!"
     assert expand("{{ with $labels.missing }}set{{ else }}unset{{ end }}", labels) == "unset"
-    assert expand("{{ title \"ssh login\" }}") == "Ssh Login"
+    assert expand('{{ title "ssh login" }}') == "Ssh Login"
 
 
 def test_runtime_errors_do_not_raise() -> None:

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from lokipy.ruler.alerting import STALE_NAN, Alert, is_stale
 from lokipy.ruler.config import RemoteWriteClient
-from lokipy.ruler.notifier import MAX_BATCH, Notifier, alert_payload, generator_url, rfc3339_millis, rfc3339_nano
+from lokipy.ruler.notifier import (
+    MAX_BATCH,
+    Notifier,
+    alert_payload,
+    generator_url,
+    rfc3339_millis,
+    rfc3339_nano,
+)
 from lokipy.ruler.remote_write import (
     STALE_MARKER,
     RemoteWriter,
@@ -38,7 +45,11 @@ def test_alert_payload_matches_the_loki_shaped_fixture() -> None:
     )  # fmt: skip
     expr = ('sum by (username)(count_over_time({job="osquery_results"} | json | name="pack_incident-response_last"'
             ' | columns_type="7" | label_format username="{{.columns_username}}"[1m])) > 0')  # fmt: skip
-    got = alert_payload(a, {"origin": "lokipy-acceptance", "severity": "ignored"}, generator_url("http://127.0.0.1:3100", expr))
+    got = alert_payload(
+        a,
+        {"origin": "lokipy-acceptance", "severity": "ignored"},
+        generator_url("http://127.0.0.1:3100", expr),
+    )
     # The fixture was hand-made with Python's json; Go's json.Marshal (Loki) escapes > as \u003e.
     want = {**want, "generatorURL": want["generatorURL"].replace("%3E", "%5Cu003e")}
     assert got == want
@@ -52,7 +63,7 @@ def test_time_formats() -> None:
     assert rfc3339_nano(1795845032122144131) == "2026-11-28T05:50:32.122144131Z"
     assert rfc3339_nano(1795845032100000000) == "2026-11-28T05:50:32.1Z"
     assert rfc3339_nano(0) == "0001-01-01T00:00:00Z"
-    assert generator_url("", "{a=\"<&>\"}", "uid1") == (
+    assert generator_url("", '{a="<&>"}', "uid1") == (
         "/explore?left=%7B%22queries%22%3A%5B%7B%22expr%22%3A%22%7Ba%3D%5C%22%5Cu003c%5Cu0026%5Cu003e%5C%22%7D"
         "%22%2C%22queryType%22%3A%22range%22%2C%22datasource%22%3A%7B%22type%22%3A%22loki%22%2C%22uid%22%3A%22uid1%22%7D%7D%5D%7D"
     )
@@ -96,7 +107,9 @@ def test_remote_write_fixture_decodes_and_reencodes_byte_for_byte() -> None:
     assert unsnappy_block(snappy_block(raw)) == raw
 
 
-labels_st = st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), st.text(max_size=10), max_size=4)
+labels_st = st.dictionaries(
+    st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), st.text(max_size=10), max_size=4
+)
 
 
 @given(st.lists(st.tuples(labels_st, st.integers(-(2**62), 2**62), st.floats()), max_size=8))
