@@ -94,6 +94,11 @@ QUERIES = [
     ("| json, limit 100 (stops early)", '{app="bench"} | json', "log100"),
     ("count_over_time", 'count_over_time({app="bench"}[1h])', "instant"),
     ("sum by (level) (rate(...))", 'sum by (level) (rate({app="bench"}[1m]))', "range"),
+    (
+        "sum by (method) (count(... | json))",
+        'sum by (method) (count_over_time({app="bench"} | json [1m]))',
+        "range",
+    ),
 ]
 
 

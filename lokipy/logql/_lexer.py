@@ -183,7 +183,13 @@ class _Scanner:
             if kind == "word":
                 j = m.end()
                 if j == n or text[j] < "\x80":  # else a non-ASCII letter may continue it
-                    self.word(m.group("word"), i, j, line, col)
+                    word = m.group("word")
+                    lower = word.lower()
+                    if lower in FUNCTIONS:
+                        self.word(word, i, j, line, col)
+                    else:
+                        kw = KEYWORDS.get(lower)
+                        tokens.append(Tok(kw or "IDENTIFIER", lower if kw else word, line, col))
                     i = j
                     continue
             elif kind == "str":

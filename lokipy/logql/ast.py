@@ -333,7 +333,8 @@ class NumericLabelFilter(LabelFilterExpr):
     value: float
 
     def __str__(self) -> str:
-        return f"{self.name}{self.op}{format_float_f(self.value)}"
+        # -0 would lex as a (zero) duration in Loki's lexer, so negative zero prints as 0
+        return f"{self.name}{self.op}{format_float_f(self.value + 0.0)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,7 +611,7 @@ class NumberLiteral(SampleExpr):
     value: float
 
     def __str__(self) -> str:
-        return format_go_float(self.value)
+        return format_go_float(self.value + 0.0)  # -0.0 + 0.0 is 0.0: `-0` lexes as a duration
 
 
 @dataclass(frozen=True, slots=True)

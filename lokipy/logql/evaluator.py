@@ -9,20 +9,15 @@ per-sample objects. Everything above range aggregations works step by step on sm
 
 from __future__ import annotations
 
-import time
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 from lokipy.logql import ast
-from lokipy.logql.functions import CONVERSIONS, ConversionError, range_function
+from lokipy.logql.extract import ScanStats, extract_samples
+from lokipy.logql.functions import range_function
 from lokipy.logql.planner import (
-    ERR_SAMPLE_EXTRACTION,
     ERROR_LABEL,
     PRESERVE_ERROR_LABEL,
-    CompiledPipeline,
-    compile_label_filters,
-    compile_pipeline,
 )
 from lokipy.logql.results import EMPTY_LABELS, make_labels
 from lokipy.logql.vector import (
@@ -37,10 +32,9 @@ from lokipy.logql.vector import (
     vector_binop,
     vector_scalar_binop,
 )
-from lokipy.model.entry import EntryBatch
-from lokipy.model.errors import LogQLEvalError, QueryTimeout
+from lokipy.model.errors import LogQLEvalError
 from lokipy.model.labels import Labels
-from lokipy.model.querier import Direction, Querier
+from lokipy.model.querier import Querier
 
 Steps = float | list[StepVector]
 """A scalar (the same at every step) or one vector per step."""
@@ -48,17 +42,10 @@ Steps = float | list[StepVector]
 Column = tuple[Labels, list[int], list[float]]
 """One series of a range aggregation: labels, step indices with a point, values there."""
 
-_BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
-_REDUCER_CACHE = 65536
+_ADDITIVE_OPS = frozenset({"count_over_time", "rate", "bytes_over_time", "bytes_rate"})
 _COLUMN_AGGREGATIONS = {
     op: AGGREGATORS[op] for op in ("sum", "avg", "min", "max", "count", "stddev", "stdvar")
 }
-
-
-TIMEOUT_MESSAGE = (
-    "request timed out, decrease the duration of the request or add more label matchers "
-    "(prefer exact match over regex match) to reduce the amount of data processed"
-)
 
 
 class PipelineError(LogQLEvalError):
@@ -75,44 +62,6 @@ def pipeline_error(labels: Labels) -> PipelineError:
         "The label filter can also be specified after unwrap. "
         '(e.g | unwrap latency | __error__="" )\n'
     )
-
-
-@dataclass(slots=True)
-class ScanStats:
-    """What the storage scan touched (summed into the query's stats)."""
-
-    lines: int = 0
-    bytes: int = 0
-    post_filter_lines: int = 0
-    metadata_bytes: int = 0
-    streams: int = 0
-    deadline: float | None = None  # time.monotonic() after which the query is abandoned
-
-    def add_batch(self, batch: EntryBatch) -> None:
-        """Count a batch read from storage; also where a query past its deadline stops."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise QueryTimeout(TIMEOUT_MESSAGE)
-        n = len(batch)
-        self.lines += n
-        if n:
-            self.bytes += batch.offsets[n] - batch.offsets[0]
-        if batch.metadata is not None:
-            self.metadata_bytes += sum(len(name) + len(value) for md in batch.metadata for name, value in md)
-
-
-@dataclass(slots=True)
-class _SeriesBuilder:
-    """One output series of a range aggregation: columns plus whether they need sorting."""
-
-    ts: list[int] = field(default_factory=list)
-    vals: list[float] = field(default_factory=list)
-    sources: int = 0
-
-    def finish(self) -> None:
-        if self.sources > 1:  # several streams merged into this series
-            order = sorted(range(len(self.ts)), key=self.ts.__getitem__)
-            self.ts = [self.ts[i] for i in order]
-            self.vals = [self.vals[i] for i in order] if self.vals else []
 
 
 class MetricEvaluator:
@@ -156,6 +105,17 @@ class MetricEvaluator:
         sum/avg/min/max/count/stddev/stdvar aggregation); None for everything else."""
         if isinstance(expr, ast.RangeAggregation):
             return self.range_columns(expr)
+        if (
+            isinstance(expr, ast.VectorAggregation)
+            and expr.op == "sum"
+            and isinstance(expr.expr, ast.RangeAggregation)
+            and expr.expr.op in _ADDITIVE_OPS
+            and expr.expr.range.unwrap is None
+            and expr.expr.grouping is None
+        ):
+            # A sum of counts is the count of the merged samples: group at extraction, so a
+            # high-cardinality pipeline (a json field per line) never makes a series per line.
+            return self.range_columns(replace(expr.expr, grouping=expr.grouping))
         if (
             isinstance(expr, ast.VectorAggregation)
             and expr.op in _COLUMN_AGGREGATIONS
@@ -234,21 +194,19 @@ class MetricEvaluator:
         off = expr.range.offset_ns
         fetch_start = self.steps[0] - off - rng + 1  # windows exclude their lower bound
         fetch_end = self.steps[-1] - off + 1
-        series = self.extract(expr, fetch_start, fetch_end)
+        series = extract_samples(self.querier, self.tenant, expr, fetch_start, fetch_end, self.stats)
         ends = [t - off for t in self.steps]
         starts = [e - rng for e in ends]
         windows = []
         for labels, col in series.items():
             ts = col.ts
-            his = [bisect_right(ts, e) for e in ends]
-            los = [bisect_right(ts, s) for s in starts]
-            idx = [i for i, (lo, hi) in enumerate(zip(los, his, strict=True)) if hi > lo]
+            idx, los, his = self._windows(ts, ends, starts, rng, off)
             if idx and ERROR_LABEL in labels.names() and labels.get(PRESERVE_ERROR_LABEL) != "true":
                 raise pipeline_error(labels)
-            windows.append((labels, col, los, his, idx))
+            windows.append((labels, col, idx, los, his))
         if expr.op == "absent_over_time":
             present = set()
-            for _, _, _, _, idx in windows:
+            for _, _, idx, _, _ in windows:
                 present.update(idx)
             missing = [i for i in range(len(self.steps)) if i not in present]
             if not missing:
@@ -258,133 +216,49 @@ class MetricEvaluator:
         op = expr.op
         unwrapped = expr.range.unwrap is not None
         out: list[Column] = []
-        for labels, col, los, his, idx in windows:
+        for labels, col, idx, los, his in windows:
             if not idx:
                 continue
             if op == "count_over_time":
-                vals = [float(his[i] - los[i]) for i in idx]
+                vals = [float(hi - lo) for lo, hi in zip(los, his, strict=True)]
             elif op == "rate" and not unwrapped:
                 secs = rng / 1e9
-                vals = [(his[i] - los[i]) / secs for i in idx]
+                vals = [(hi - lo) / secs for lo, hi in zip(los, his, strict=True)]
             else:
                 fn = range_function(op, unwrapped=unwrapped, param=expr.param)
                 ts, values = col.ts, col.vals
-                vals = [fn(ts, values, los[i], his[i], rng, ends[i]) for i in idx]
+                vals = [fn(ts, values, lo, hi, rng, ends[i]) for i, lo, hi in zip(idx, los, his, strict=True)]
             out.append((labels, idx, vals))
         return out
 
-    def extract(self, expr: ast.RangeAggregation, start: int, end: int) -> dict[Labels, _SeriesBuilder]:
-        """Every sample in ``[start, end)`` as per-series columns keyed by final labels."""
-        lr = expr.range
-        unwrap = lr.unwrap
-        with_bytes = expr.op in _BYTES_OPS
-        need_values = with_bytes or unwrap is not None
-        pipeline = compile_pipeline(lr.query.pipeline)
-        reduce = _label_reducer(expr.grouping, unwrap.label if unwrap is not None else None)
-        series: dict[Labels, _SeriesBuilder] = {}
-        stats = self.stats
-        streams = self.querier.select_streams(self.tenant, lr.query.matchers, start, end)
-        stats.streams += len(streams)
-        if unwrap is not None:
-            convert = CONVERSIONS[unwrap.conversion]
-            post = compile_label_filters(unwrap.post_filters)
-        # A querier may offer ``select_timestamps`` (same arguments, batches whose lines are
-        # left out: empty ``data``, zero-length offsets, metadata kept). count/rate over a bare
-        # selector need nothing else, so the store can skip decompressing lines.
-        select = self.querier.select_batches
-        if pipeline.empty and not need_values:
-            select = getattr(self.querier, "select_timestamps", select)
-        for stream in streams:
-            proc = pipeline.for_stream(stream)
-            touched: set[int] = set()
-            for batch in select(self.tenant, stream, start, end, Direction.FORWARD):
-                n = len(batch)
-                offsets = batch.offsets
-                stats.add_batch(batch)
-                if not pipeline.stages and batch.metadata is None and unwrap is None:
-                    # Fast path: the stream labels are the series labels. Without stages only
-                    # timestamps (and line lengths for bytes_*) are read; with leading line
-                    # filters the whole block is scanned once and only indices come back.
-                    key = reduce(stream.pairs)
-                    col = series.get(key)
-                    if col is None:
-                        col = series[key] = _SeriesBuilder()
-                    if id(col) not in touched:
-                        touched.add(id(col))
-                        col.sources += 1
-                    kept: Sequence[int] = range(n)
-                    if pipeline.empty:
-                        col.ts.extend(batch.timestamps)
-                    else:
-                        kept = proc.select(batch)
-                        stamps = batch.timestamps
-                        col.ts.extend([stamps[i] for i in kept])
-                    if with_bytes:
-                        col.vals.extend([float(offsets[i + 1] - offsets[i]) for i in kept])
-                    stats.post_filter_lines += len(kept)
-                    continue
-                timestamps = batch.timestamps
-                for i, line, builder in proc.process(batch):
-                    ts = timestamps[i]
-                    value = 0.0
-                    if unwrap is not None:
-                        raw = builder.get(unwrap.label)
-                        if not raw:
-                            continue  # missing or empty label: no sample (as Loki, #6713)
-                        try:
-                            value = convert(raw)
-                        except ConversionError as err:
-                            builder.set_error(ERR_SAMPLE_EXTRACTION, str(err))
-                        if post is not None and not post(builder, ts, line):
-                            continue
-                    elif with_bytes:
-                        value = float(len(line))
-                    stats.post_filter_lines += 1
-                    key = reduce(builder.labels())
-                    col = series.get(key)
-                    if col is None:
-                        col = series[key] = _SeriesBuilder()
-                    if id(col) not in touched:
-                        touched.add(id(col))
-                        col.sources += 1
-                    col.ts.append(ts)
-                    if need_values:  # count/rate read timestamps only, on every path
-                        col.vals.append(value)
-        for col in series.values():
-            col.finish()
-        return series
+    def _windows(
+        self, ts: list[int], ends: list[int], starts: list[int], rng: int, off: int
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Steps whose window holds samples of ``ts``, with each window's ``[lo, hi)`` bounds.
 
-
-def _label_reducer(
-    grouping: ast.Grouping | None, unwrap_label: str | None
-) -> Callable[[tuple[tuple[str, str], ...]], Labels]:
-    """Series labels of a sample: grouping (``by``/``without``) applied at extraction, and the
-    unwrapped label dropped, unless the sample has an error (which must stay visible)."""
-    cache: dict[tuple[tuple[str, str], ...], Labels] = {}
-    if grouping is None or grouping.without:
-        drop = set(grouping.labels) if grouping is not None else set()
-        if unwrap_label is not None:
-            drop.add(unwrap_label)
-        keep: set[str] | None = None
-    else:
-        drop = set()
-        keep = set(grouping.labels)
-
-    def reduce(pairs: tuple[tuple[str, str], ...]) -> Labels:
-        labels = cache.get(pairs)
-        if labels is None:
-            if any(n == ERROR_LABEL for n, _ in pairs):
-                labels = make_labels(pairs)
-            elif keep is not None:
-                labels = make_labels([p for p in pairs if p[0] in keep])
-            else:
-                labels = make_labels([p for p in pairs if p[0] not in drop])
-            if len(cache) >= _REDUCER_CACHE:  # unique parsed values per line: stay bounded
-                cache.clear()
-            cache[pairs] = labels
-        return labels
-
-    return reduce
+        Dense series bisect at every step. A series with far fewer samples than steps (a label
+        set seen on a few lines) only visits the steps its samples can reach: a sample ``x``
+        is in the window of step ``t`` iff ``x + off <= t < x + off + rng``.
+        """
+        steps = self.steps
+        n = len(steps)
+        if n < 2 or len(ts) * 4 >= n:
+            his = [bisect_right(ts, e) for e in ends]
+            los = [bisect_right(ts, s) for s in starts]
+            idx = [i for i in range(n) if his[i] > los[i]]
+            return idx, [los[i] for i in idx], [his[i] for i in idx]
+        first, step = steps[0], steps[1] - steps[0]
+        idx = []
+        reached = 0
+        for x in ts:  # ascending, so the step ranges come in order
+            lo_i = max(reached, -((first - x - off) // step))  # ceil((x + off - first) / step)
+            hi_i = min(n, -((first - x - off - rng) // step))
+            if lo_i < hi_i:
+                idx.extend(range(lo_i, hi_i))
+                reached = hi_i
+        los = [bisect_right(ts, starts[i]) for i in idx]
+        his = [bisect_right(ts, ends[i]) for i in idx]
+        return idx, los, his
 
 
 def absent_labels(matchers: tuple[ast.LabelMatcher, ...]) -> Labels:
@@ -399,4 +273,4 @@ def absent_labels(matchers: tuple[ast.LabelMatcher, ...]) -> Labels:
     return make_labels([(n, v) for n, v in pairs.items() if n not in dropped])
 
 
-__all__ = ["MetricEvaluator", "PipelineError", "ScanStats", "CompiledPipeline", "absent_labels"]
+__all__ = ["Column", "MetricEvaluator", "PipelineError", "ScanStats", "absent_labels"]

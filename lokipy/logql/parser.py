@@ -465,14 +465,29 @@ def display_name(tok: Tok) -> str:
     return _DISPLAY.get(tok.type, tok.type)
 
 
+def _shifts(table: Any, state: int) -> set[str]:
+    return {
+        t for t, (action, _) in table.states[state].items()
+        if action is Shift and (t.isupper() or t == "$END")
+    }  # fmt: skip
+
+
 def _expected(table: Any, stack: list[int]) -> list[str]:
-    """Shiftable tokens after goyacc-style default reductions; empty when more than four."""
+    """What goyacc would list after ``expecting``: at most four tokens, else nothing.
+
+    goyacc takes a state's most common reduction by default before it notices the error,
+    and lists the tokens the state it ends up in can shift. Loki's grammar is flat (one
+    ``expr`` rule with precedence declarations) where ours has a rule per precedence level,
+    so the tokens shiftable anywhere along our chain of default reductions are what that one
+    goyacc state can shift.
+    """
     stack = list(stack)
+    names = _shifts(table, stack[-1])
+    reduced = False
     for _ in range(64):
-        actions = table.states[stack[-1]]
         reduces: dict[Any, int] = {}
-        for term, (action, arg) in actions.items():
-            if action is Reduce and term.isupper() or action is Reduce and term == "$END":
+        for term, (action, arg) in table.states[stack[-1]].items():
+            if action is Reduce and (term.isupper() or term == "$END"):
                 reduces[arg] = reduces.get(arg, 0) + 1
         if not reduces:
             break
@@ -484,14 +499,12 @@ def _expected(table: Any, stack: list[int]) -> list[str]:
         if goto is None:
             break
         stack.append(goto[1])
-    names = [
-        t for t, (action, _) in table.states[stack[-1]].items()
-        if action is Shift and (t.isupper() or t == "$END")
-    ]  # fmt: skip
+        if not reduced:
+            names, reduced = set(), True
+        names |= _shifts(table, goto[1])
     if sum(_GROUP_SIZES.get(t, 1) for t in names) > 4:
         return []
-    names.sort(key=lambda t: _ORDER.get(t, 99))
-    return [_DISPLAY.get(t, t) for t in names]
+    return [_DISPLAY.get(t, t) for t in sorted(names, key=lambda t: _ORDER.get(t, 99))]
 
 
 def _syntax_error(table: Any, err: _Unexpected) -> LogQLParseError:

@@ -142,8 +142,11 @@ class VectorMatching:
     include: tuple[str, ...] = ()
 
     def signature(self, labels: Labels) -> tuple[Any, ...]:
+        # Loki hashes the kept label *pairs*: a label with an empty value (parsers can make
+        # one) differs from a missing label.
         if self.on:
-            return tuple(labels.get(n) for n in self.names)
+            keep = set(self.names)
+            return tuple(p for p in labels.pairs if p[0] in keep)
         if self.names:
             drop = set(self.names)
             return tuple(p for p in labels.pairs if p[0] not in drop)

@@ -14,11 +14,12 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from lokipy.chunk import ChunkReader, ChunkWriter, decode_block
+from lokipy.chunk import ChunkReader, ChunkWriter, decode_block, decode_block_columns
 from lokipy.config import Config
 from lokipy.model.entry import EntryBatch, Metadata, PushRequest
 from lokipy.model.errors import CorruptData, NotFound, StorageUnavailable
@@ -448,13 +449,37 @@ class Store:
         end: int,
         direction: Direction = Direction.FORWARD,
     ) -> Iterator[EntryBatch]:
+        return self._select(tenant, labels, start, end, direction, columns_only=False)
+
+    def select_timestamps(
+        self,
+        tenant: str,
+        labels: Labels,
+        start: int,
+        end: int,
+        direction: Direction = Direction.FORWARD,
+    ) -> Iterator[EntryBatch]:
+        """Like :meth:`select_batches` without line bytes (``data`` empty, offsets zero).
+
+        Selector-only metrics need timestamps and metadata only; chunk text stays compressed.
+        """
+        return self._select(tenant, labels, start, end, direction, columns_only=True)
+
+    def _select(
+        self, tenant: str, labels: Labels, start: int, end: int, direction: Direction, columns_only: bool
+    ) -> Iterator[EntryBatch]:
         sources = self._sources(tenant, labels, start, end)
         clusters = _clusters(sources)
         if direction is Direction.BACKWARD:
             clusters.reverse()
         for cluster in clusters:
             try:
-                batch = cluster[0][2]() if len(cluster) == 1 else merge_batches([s[2]() for s in cluster])
+                if len(cluster) == 1:
+                    batch = cluster[0][3]() if columns_only else cluster[0][2]()
+                else:  # overlapping sources: duplicates are found by line, so read lines
+                    batch = merge_batches([s[2]() for s in cluster])
+                    if columns_only:
+                        batch = _without_text(batch)
             except CorruptData as err:
                 self._report_corrupt(err.path or f"stream {labels}", err)
                 continue
@@ -463,6 +488,10 @@ class Store:
                 yield batch
 
     def _sources(self, tenant: str, labels: Labels, start: int, end: int) -> list[_Source]:
+        """Every block that may hold entries in ``[start, end)``, oldest first.
+
+        A source is ``(min_ts, max_ts, load full batch, load timestamps+metadata only)``.
+        """
         with self._lock:
             index = self._tenants.get(tenant)
             info = index.streams.get(labels) if index is not None else None
@@ -485,14 +514,19 @@ class Store:
                 continue
             for i, meta in enumerate(reader.metas):
                 if meta.min_ts < end and meta.max_ts >= start:
-                    sources.append((meta.min_ts, meta.max_ts, _block_loader(reader, i)))
+                    sources.append(
+                        (meta.min_ts, meta.max_ts, partial(reader.block, i), partial(reader.columns, i))
+                    )
         for b in blocks:
             if b.min_ts < end and b.max_ts >= start:
-                sources.append((b.min_ts, b.max_ts, _data_loader(b.data)))
+                sources.append(
+                    (b.min_ts, b.max_ts, partial(decode_block, b.data), partial(decode_block_columns, b.data))
+                )
         if head_batch is not None:
             ts = head_batch.timestamps
             if ts[0] < end and ts[-1] >= start:
-                sources.append((ts[0], ts[-1], _const_loader(head_batch)))
+                stripped = _without_text(head_batch)
+                sources.append((ts[0], ts[-1], partial(_same, head_batch), partial(_same, stripped)))
         sources.sort(key=lambda s: (s[0], s[1]))
         return sources
 
@@ -612,19 +646,16 @@ class Store:
 
 # --- batch plumbing -------------------------------------------------------------------------
 
-_Source = tuple[int, int, "callable[[], EntryBatch]"]  # type: ignore[valid-type]
+_Source = tuple[int, int, Callable[[], EntryBatch], Callable[[], EntryBatch]]
 
 
-def _block_loader(reader: ChunkReader, i: int):  # type: ignore[no-untyped-def]
-    return lambda: reader.block(i)
+def _same(batch: EntryBatch) -> EntryBatch:
+    return batch
 
 
-def _data_loader(data: bytes):  # type: ignore[no-untyped-def]
-    return lambda: decode_block(data)
-
-
-def _const_loader(batch: EntryBatch):  # type: ignore[no-untyped-def]
-    return lambda: batch
+def _without_text(batch: EntryBatch) -> EntryBatch:
+    n = len(batch)
+    return EntryBatch(batch.timestamps, b"", [0] * (n + 1), batch.metadata)
 
 
 def _clusters(sources: list[_Source]) -> list[list[_Source]]:

@@ -85,7 +85,21 @@ stages = st.one_of(
     st.builds(A.Keep, items),
     st.just(A.Decolorize()),
 )
-log_queries = st.builds(A.LogQuery, selectors(), st.lists(stages, max_size=4).map(tuple))
+
+
+def _parser_can_produce(pipeline: tuple[A.Stage, ...]) -> bool:
+    """`| drop a != "x"` is a drop with a matcher (goyacc shifts), so a bare-name drop/keep
+    is never followed by a `!=`/`!~` line filter in a parsed tree."""
+    for before, after in zip(pipeline, pipeline[1:], strict=False):
+        bare_last = isinstance(before, A.Drop | A.Keep) and isinstance(before.items[-1], str)
+        if bare_last and isinstance(after, A.LineFilter) and after.op in ("!=", "!~"):
+            return False
+    return True
+
+
+log_queries = st.builds(
+    A.LogQuery, selectors(), st.lists(stages, max_size=4).map(tuple).filter(_parser_can_produce)
+)
 
 
 GROUPING_RANGE_OPS = frozenset({

@@ -277,3 +277,67 @@ def test_query_timeout_stops_between_batches() -> None:
         engine.query_instant("fake", count(sel(app="slow"), 100 * S), 60 * S)
     with pytest.raises(QueryTimeout):
         engine.query_range("fake", sel(app="slow"), 0, 100 * S, 0)
+
+
+@settings(max_examples=40)
+@given(
+    streams=st.lists(st.lists(st.integers(0, 30), max_size=12), min_size=1, max_size=4),
+    limit=st.integers(1, 20),
+    forward=st.booleans(),
+    interval=st.integers(0, 4),
+    start=st.integers(0, 10),
+    end=st.integers(10, 31),
+)
+def test_log_queries_match_a_brute_force_merge(
+    streams: list[list[int]], limit: int, forward: bool, interval: int, start: int, end: int
+) -> None:
+    q = MemoryQuerier(batch_size=3)
+    everything = []
+    for n, stamps in enumerate(streams):
+        q.push({"app": "p", "n": str(n)}, [(t * S, f"{n}-{t}") for t in stamps])
+        key = f'{{app="p", n="{n}"}}'
+        everything += {(t, key, f"{n}-{t}") for t in stamps if start <= t < end}
+    # Direction order; equal timestamps by stream label string in both directions.
+    everything.sort(key=lambda e: (e[0] if forward else -e[0], e[1]))
+    want = []
+    last = None
+    for t, _, line in everything:
+        if interval and last is not None and (t < last + interval if forward else t > last - interval):
+            continue
+        want.append((t * S, line))
+        last = t
+        if len(want) == limit:
+            break
+    res = Engine(q).query_range(
+        "fake",
+        sel(app="p"),
+        start * S,
+        end * S,
+        0,
+        limit=limit,
+        direction=Direction.FORWARD if forward else Direction.BACKWARD,
+        interval=interval * S,
+    )
+    got = sorted(entries(res.value))  # type: ignore[arg-type]
+    assert got == sorted(want)
+    for stream in res.value.streams:  # type: ignore[union-attr]
+        stamps = [t for t, _ in stream.entries]
+        assert stamps == sorted(stamps, reverse=not forward)
+
+
+@pytest.mark.parametrize(("rng", "offset", "step"), [(10, 0, 1), (7, 3, 2), (1, 0, 3), (40, 5, 7)])
+def test_sparse_series_over_many_steps(rng: int, offset: int, step: int) -> None:
+    """Two samples and hundreds of steps: the sparse window path, against a direct count."""
+    stamps = [5, 100]
+    q = MemoryQuerier()
+    q.push({"app": "s"}, [(t * S, "x") for t in stamps])
+    res = Engine(q).query_range("fake", count(sel(app="s"), rng * S, offset * S), 0, 300 * S, step * S)
+    got = {}
+    for series in res.value.series:  # type: ignore[union-attr]
+        got.update(zip(series.timestamps, series.values, strict=True))
+    want = {}
+    for t in range(0, 301, step):
+        n = sum(1 for x in stamps if t - offset - rng < x <= t - offset)
+        if n:
+            want[t * S] = float(n)
+    assert got == want

@@ -304,3 +304,12 @@ def test_encoding_flags_are_echoed_and_switch_categorization() -> None:
     assert data["result"] == [
         {"stream": {"app": "a"}, "values": [["1000000000", "l", {"parsed": {"x": "1"}}]]}
     ]
+
+
+def test_make_labels_is_a_labels_that_keeps_empty_values() -> None:
+    from lokipy.model.labels import Labels
+
+    made = make_labels([("b", "2"), ("a", "1")])
+    plain = Labels.from_map({"a": "1", "b": "2"})
+    assert made == plain and hash(made) == hash(plain) and str(made) == str(plain)
+    assert str(make_labels([("age", ""), ("app", "a")])) == '{age="", app="a"}'

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lokipy.logql.engine import Engine
 from lokipy.logql.evaluator import PipelineError
-from lokipy.logql.results import Scalar, Vector, to_loki_data
+from lokipy.logql.results import QueryResult, Scalar, Vector, to_loki_data
 from lokipy.model.errors import LogQLEvalError
 from lokipy.model.querier import Direction
 from tests.logql.memquerier import MemoryQuerier
@@ -111,6 +113,8 @@ def test_structured_metadata_is_part_of_the_series(engine: Engine) -> None:
 def test_pipeline_errors_fail_metric_queries_only(engine: Engine) -> None:
     with pytest.raises(PipelineError, match="JSONParserErr"):
         engine.query_instant("fake", 'count_over_time({app="web"} | json [1m])', T)
+    with pytest.raises(PipelineError, match="JSONParserErr"):  # also when summed at the source
+        engine.query_instant("fake", 'sum by (app) (count_over_time({app="web"} | json [1m]))', T)
     logs = engine.query_range("fake", '{app="db"} | json', T - 10 * S, T, 0)
     (stream,) = to_loki_data(logs)["result"]
     assert stream["stream"]["__error__"] == "JSONParserErr"
@@ -138,3 +142,34 @@ def test_stats_count_scanned_lines_and_returned_entries(engine: Engine) -> None:
     assert summary["totalPostFilterLines"] == 2
     md = engine.query_range("fake", '{app="md"}', T - 60 * S, T + S, 0)
     assert md.stats.total_structured_metadata_bytes == len("trace_id") + len("abc")
+
+
+@settings(max_examples=30)
+@given(
+    data=st.lists(
+        st.tuples(st.sampled_from("abc"), st.sampled_from("xy"), st.integers(0, 40)),
+        max_size=40,
+    ),
+    op=st.sampled_from(["sum", "avg", "min", "max", "count", "stddev", "stdvar"]),
+    grouping=st.sampled_from(["by (g)", "without (g)", "by (g, h)", ""]),
+)
+def test_column_aggregation_matches_the_step_path(
+    data: list[tuple[str, str, int]], op: str, grouping: str
+) -> None:
+    """The column-wise fast path and the generic per-step path must agree exactly."""
+    q = MemoryQuerier()
+    for g, h, t in data:
+        q.push({"app": "c", "g": g, "h": h}, [(T + t * S, f"l{t}")])
+    engine = Engine(q)
+    inner = 'count_over_time({app="c"}[10s])'
+    noop = f'label_replace({inner}, "zz", "", "zz", "")'  # forces the per-step path
+    fast = engine.query_range("fake", f"{op} {grouping} ({inner})", T, T + 40 * S, 5 * S)
+    slow = engine.query_range("fake", f"{op} {grouping} ({noop})", T, T + 40 * S, 5 * S)
+
+    def points(res: QueryResult) -> dict[str, list[tuple[int, float]]]:
+        return {
+            str(s.labels): list(zip(s.timestamps, s.values, strict=True))
+            for s in res.value.series  # type: ignore[union-attr]
+        }
+
+    assert points(fast) == points(slow)

@@ -11,6 +11,11 @@ Each filter answers two questions:
   there). Regexes whose result depends on context (``^``, ``$``, ``\\b`` ...) are matched line by
   line instead, since a neighbouring line would change their answer.
 
+When most lines hit, the per-hit bisect costs more than testing each line, so dense batches
+are tested line by line in a C-level ``map`` (``|=`` decides from one ``bytes.count``; ``|~``
+switches after 64 hits if they cover over a quarter of the lines seen). Regexes that are only
+literals (``foo``, ``foo|bar``, ``(?i)error``) run as substring searches.
+
 Regexes are RE2 (linear time) via :func:`lokipy.model.regex.compile_regex`; line filters are
 unanchored.
 """
@@ -18,7 +23,9 @@ unanchored.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import compress, islice, repeat
+from operator import ne
 from typing import Any, Protocol
 
 from lokipy.logql.log.ip import IPMatcher
@@ -29,7 +36,7 @@ from lokipy.model.regex import compile_regex
 
 # Past this share of the batch, scanning the whole block beats checking candidates one by one.
 _DENSE = 0.25
-_REGEX_META = frozenset("\\.+*?()|[]{}^$")
+_REGEX_META = frozenset("\\.+*?()|[]{}^$")  # "|" is handled by _literal_alternatives
 
 
 class LineFilter(Protocol):
@@ -43,10 +50,11 @@ def _all(batch: EntryBatch, candidates: list[int] | None) -> list[int]:
 
 
 def _per_line(flt: LineFilter, batch: EntryBatch, candidates: list[int] | None) -> list[int]:
+    if candidates is None:
+        return _each_line(flt.matches, batch)
     data, off = batch.data, batch.offsets
-    idx = range(len(batch)) if candidates is None else candidates
     m = flt.matches
-    return [i for i in idx if m(data[off[i] : off[i + 1]])]
+    return [i for i in candidates if m(data[off[i] : off[i + 1]])]
 
 
 def _restrict(hits: list[int], candidates: list[int] | None) -> list[int]:
@@ -57,9 +65,14 @@ def _restrict(hits: list[int], candidates: list[int] | None) -> list[int]:
 
 
 def _complement(hits: list[int], batch: EntryBatch, candidates: list[int] | None) -> list[int]:
+    if not hits:
+        return list(range(len(batch))) if candidates is None else list(candidates)
+    if len(hits) == len(batch):
+        return []
+    if candidates is None:
+        return sorted(set(range(len(batch))).difference(hits))
     drop = set(hits)
-    idx = range(len(batch)) if candidates is None else candidates
-    return [i for i in idx if i not in drop]
+    return [i for i in candidates if i not in drop]
 
 
 def _sparse(batch: EntryBatch, candidates: list[int] | None) -> bool:
@@ -108,6 +121,14 @@ class ContainsFilter(_Positive):
         n = len(batch)
         if not needle:
             return list(range(n))
+        count = data.count(needle)
+        if count == 0:
+            return []
+        if count * 8 > n:
+            # Most lines hit: one bounded find per line in a C-level map (no bisects, no
+            # slices); a bounded find only sees occurrences wholly inside the line.
+            found = map(data.find, repeat(needle), off, islice(off, 1, n + 1))
+            return list(compress(range(n), map(ne, found, repeat(-1))))
         width = len(needle)
         hits: list[int] = []
         find = data.find
@@ -119,6 +140,38 @@ class ContainsFilter(_Positive):
                 hits.append(i)
             pos = find(needle, end)
         return hits
+
+
+def _slices(batch: EntryBatch, start: int = 0) -> Iterator[bytes]:
+    """The lines of a batch from ``start`` on, sliced lazily at C speed."""
+    off = batch.offsets
+    bounds = map(slice, islice(off, start, None), islice(off, start + 1, None))
+    return map(batch.data.__getitem__, bounds)
+
+
+def _each_line(test: Any, batch: EntryBatch, start: int = 0) -> list[int]:
+    """Indices from ``start`` on whose line passes ``test`` (a C-level loop over the lines:
+    the fastest way when most lines hit, or when a test cannot run over the whole block)."""
+    return list(compress(range(start, len(batch)), map(test, _slices(batch, start))))
+
+
+def _literal_alternatives(pattern: str) -> tuple[list[bytes] | None, bool]:
+    """``foo``, ``foo|bar``, ``(?i)foo``: the regex is a set of plain substrings.
+
+    Case folding is only taken over for ASCII literals without ``k``/``s``, whose Unicode
+    case-fold classes are ASCII-only (``k`` also folds to the Kelvin sign, ``s`` to the
+    long s), so lowering the line's ASCII bytes finds exactly what RE2 finds.
+    """
+    fold = pattern.startswith("(?i)")
+    body = pattern[4:] if fold else pattern
+    parts = body.split("|")
+    if not all(parts) or any(_REGEX_META.intersection(p) for p in parts):
+        return None, False
+    if fold:
+        if not body.isascii() or any(c in body for c in "kKsS"):
+            return None, False
+        parts = [p.lower() for p in parts]
+    return [p.encode() for p in parts], fold
 
 
 def _context_free(pattern: str) -> bool:
@@ -134,28 +187,36 @@ def _context_free(pattern: str) -> bool:
 class RegexFilter(_Positive):
     """``|~ "re"`` (or ``!~``): an unanchored RE2 search."""
 
-    __slots__ = ("pattern", "negate", "_rx", "_literal", "_block", "_matches_empty")
+    __slots__ = ("pattern", "negate", "_rx", "_literals", "_fold", "_block", "_matches_empty")
 
     def __init__(self, pattern: str, negate: bool = False) -> None:
         self.pattern = pattern
         self.negate = negate
         self._rx: Any = compile_regex(pattern.encode("utf-8", "surrogateescape"))
-        # A regex without metacharacters is a plain substring search.
-        self._literal = None if _REGEX_META.intersection(pattern) else pattern.encode()
+        self._literals, self._fold = _literal_alternatives(pattern)
         self._block = _context_free(pattern)
         self._matches_empty = self._rx.search(b"") is not None
 
     def _test(self, line: bytes) -> bool:
-        if self._literal is not None:
-            return self._literal in line
+        if self._literals is not None:
+            if self._fold:
+                line = line.lower()
+            return any(lit in line for lit in self._literals)
         return self._rx.search(line) is not None
 
     def _hits(self, batch: EntryBatch) -> list[int]:
         n = len(batch)
-        if self._literal is not None:
-            return ContainsFilter(self._literal)._hits(batch)
+        if self._literals is not None:
+            if self._fold:  # ASCII-only lowering keeps every offset where it was
+                batch = EntryBatch(batch.timestamps, batch.data.lower(), batch.offsets)
+            if len(self._literals) == 1:
+                return ContainsFilter(self._literals[0])._hits(batch)
+            found: set[int] = set()
+            for lit in self._literals:
+                found.update(ContainsFilter(lit)._hits(batch))
+            return sorted(found)
         if not self._block:
-            return _per_line(_Plain(self._rx), batch, None)
+            return _each_line(self._rx.search, batch)
         if self._matches_empty:
             return list(range(n))
         search = self._rx.search
@@ -172,35 +233,36 @@ class RegexFilter(_Positive):
             end = off[i + 1]
             if stop <= end or search(data[off[i] : end]) is not None:
                 hits.append(i)
+                if len(hits) >= 64 and len(hits) * 4 > i:
+                    # Most lines hit: finish line by line in a C-level loop instead.
+                    hits.extend(_each_line(search, batch, i + 1))
+                    return hits
             pos = end
         return hits
-
-
-class _Plain:
-    __slots__ = ("_rx",)
-
-    def __init__(self, rx: Any) -> None:
-        self._rx = rx
-
-    def matches(self, line: bytes) -> bool:
-        return self._rx.search(line) is not None
 
 
 class PatternFilter(_Positive):
     """``|> "pattern"`` (or ``!>``): Loki's pattern test, ``<_>`` wildcards only."""
 
-    __slots__ = ("pattern", "negate", "_tester")
+    __slots__ = ("pattern", "negate", "_tester", "_needle")
 
     def __init__(self, pattern: str, negate: bool = False) -> None:
         self.pattern = pattern
         self.negate = negate
         self._tester = PatternTester.compile(pattern)
+        literals = [v for is_cap, v in self._tester.nodes if not is_cap]
+        # Every matching line contains each literal: the longest one prefilters the block.
+        self._needle = max(literals, key=len) if literals else None
 
     def _test(self, line: bytes) -> bool:
         return self._tester.test(line)
 
     def _hits(self, batch: EntryBatch) -> list[int]:
-        return _per_line(_Tester(self._test), batch, None)
+        if not self._needle:
+            return _each_line(self._test, batch)
+        maybe = ContainsFilter(self._needle)._hits(batch)
+        data, off, test = batch.data, batch.offsets, self._test
+        return [i for i in maybe if test(data[off[i] : off[i + 1]])]
 
 
 class IPLineFilter(_Positive):
@@ -235,13 +297,6 @@ class IPLineFilter(_Positive):
                 hits.append(i)
             pos = end
         return hits
-
-
-class _Tester:
-    __slots__ = ("matches",)
-
-    def __init__(self, fn: Any) -> None:
-        self.matches = fn
 
 
 class OrFilter(_Positive):

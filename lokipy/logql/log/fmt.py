@@ -39,14 +39,14 @@ class LineFormatter:
     __slots__ = ("template", "_bound")
 
     def __init__(self, template: str) -> None:
-        self.template = Template(template, FUNCS, "line")
         self._bound = _Bound()
+        self.template = Template(template, {**FUNCS, **self._bound.funcs}, "line")
 
     def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:
         bound = self._bound
         bound.line, bound.ts = line, ts
         try:
-            text = self.template.execute(lbs.as_dict(), bound.funcs)
+            text = self.template.execute(lbs.as_dict())
         except TemplateExecError as err:
             lbs.set_error(ERR_TEMPLATE_FORMAT, str(err))
             return line
@@ -64,6 +64,8 @@ class LabelsFormatter:
     __slots__ = ("formats", "_bound")
 
     def __init__(self, formats: Sequence[tuple[str, str, bool]]) -> None:
+        self._bound = _Bound()
+        funcs = {**FUNCS, **self._bound.funcs}
         seen: set[str] = set()
         compiled: list[tuple[str, str, Template | None]] = []
         for name, value, is_template in formats:
@@ -72,9 +74,8 @@ class LabelsFormatter:
             if name in seen:
                 raise InvalidInput(f"multiple label name '{name}' not allowed in a single format operation")
             seen.add(name)
-            compiled.append((name, value, Template(value, FUNCS, "label") if is_template else None))
+            compiled.append((name, value, Template(value, funcs, "label") if is_template else None))
         self.formats = compiled
-        self._bound = _Bound()
 
     def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:
         bound = self._bound
@@ -90,7 +91,7 @@ class LabelsFormatter:
             if data is None:  # one snapshot for all templates of this stage, as Loki does
                 data = lbs.as_dict()
             try:
-                text = tmpl.execute(data, bound.funcs)
+                text = tmpl.execute(data)
             except TemplateExecError as err:
                 lbs.set_error(ERR_TEMPLATE_FORMAT, str(err))
                 continue

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lokipy.model.labels import go_quote
 
@@ -285,8 +286,11 @@ def format_layout(t: GoTime, layout: str) -> str:
     return _LAYOUT.sub(tok, layout)
 
 
-def parse_layout(layout: str, text: str) -> GoTime:
-    """Go's ``time.Parse`` for the common layout elements; raises ValueError."""
+def parse_layout(layout: str, text: str, zone: str = "UTC") -> GoTime:
+    """Go's ``time.ParseInLocation`` for the common layout elements; raises ValueError.
+
+    ``zone`` (an IANA name) applies when the text carries no offset of its own.
+    """
     pattern: list[str] = []
     pos = 0
     keys: list[str] = []
@@ -319,7 +323,8 @@ def parse_layout(layout: str, text: str) -> GoTime:
     m = re.fullmatch("".join(pattern), text)
     if m is None:
         raise ValueError(f'parsing time "{text}" as "{layout}": cannot parse')
-    year, month, day, hour, minute, sec, frac, offset, pm = 1, 1, 1, 0, 0, 0, 0, 0, None
+    year, month, day, hour, minute, sec, frac, pm = 1, 1, 1, 0, 0, 0, 0, None
+    offset: int | None = None
     for key, val in zip(keys, m.groups(), strict=True):
         if key == "2006":
             year = int(val)
@@ -341,12 +346,25 @@ def parse_layout(layout: str, text: str) -> GoTime:
             pm = val.upper() == "PM"
         elif key[0] in ".,":
             frac = int(val.ljust(9, "0")[:9])
-        elif key[0] in "Z-" and val != "Z":
+        elif key[0] in "Z-" and val == "Z":
+            offset = 0
+        elif key[0] in "Z-":
             digits = val[1:].replace(":", "")
             offset = int(digits[:2]) * 3600 + (int(digits[2:4]) * 60 if len(digits) >= 4 else 0)
             offset = -offset if val[0] == "-" else offset
     if pm is not None:
         hour = hour % 12 + (12 if pm else 0)
+    if offset is None and zone not in ("", "UTC", "Local"):
+        try:
+            tz = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone}") from None
+        dt = datetime(year, month, day, hour, minute, sec, tzinfo=tz)
+        off = dt.utcoffset()
+        secs = int(off.total_seconds()) if off is not None else 0
+        ns = int(dt.timestamp()) * 1_000_000_000 + frac
+        return GoTime(ns, secs, dt.tzname() or "")
+    offset = offset or 0
     dt = datetime(year, month, day, hour, minute, sec, tzinfo=timezone(timedelta(seconds=offset)))
     ns = int(dt.timestamp()) * 1_000_000_000 + frac
     return GoTime(ns, offset, "UTC" if offset == 0 else "")

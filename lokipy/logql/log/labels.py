@@ -144,8 +144,15 @@ class LabelsBuilder:
 
     def labels(self) -> LabelPairs:
         """The final label set, sorted by name."""
-        if self.is_unchanged():
-            return self.base
+        if not self.added and not self.deleted:
+            if not self.err and not self.err_details:
+                return self.base
+        elif not self.deleted and not self.err and not self.err_details:
+            # the common case after a parser: stream labels plus new names
+            base_map = self.base_map
+            added = self.added
+            if not any(n in base_map for n in added):
+                return tuple(sorted((*self.base, *added.items())))
         return tuple(sorted(self.as_dict().items()))
 
     def names(self) -> list[str]:

@@ -43,5 +43,20 @@ def decode_value(raw: bytes) -> str:
     return text
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_value(text: str) -> str:
-    return text.replace("\ufffd", " ") if "\ufffd" in text else text
+    """A decoded JSON string as Loki stores it: U+FFFD and lone surrogates become spaces."""
+    if text.isascii():
+        return text
+    if "\ufffd" in text:
+        text = text.replace("\ufffd", " ")
+    return _SURROGATE.sub(" ", text)
+
+
+def clean_entry(text: str) -> bytes:
+    """An unpacked ``_entry``: lone surrogates become U+FFFD, as Go's unescaping does."""
+    if text.isascii():
+        return text.encode()
+    return _SURROGATE.sub("\ufffd", text).encode()

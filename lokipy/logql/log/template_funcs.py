@@ -284,7 +284,10 @@ def _to_date(fmt: Any, s: Any) -> GoTime:
 
 
 def _to_date_in_zone(fmt: Any, zone: Any, s: Any) -> GoTime:
-    return _to_date(fmt, s)
+    try:
+        return parse_layout(_want_str(fmt), _want_str(s), _want_str(zone))
+    except ValueError:
+        return GoTime(ZERO_TIME_NS)
 
 
 def _unix_to_time(epoch: Any) -> GoTime:

@@ -209,3 +209,56 @@ def test_ip_scan_agrees_with_lokis_loop(line: bytes, pattern: str) -> None:
 def test_ip_block_scan_agrees_with_per_line(lines: list[bytes], pattern: str) -> None:
     flt = line_filter("|=", pattern, ip=True)
     assert flt.select(batch(lines)) == [i for i, line in enumerate(lines) if flt.matches(line)]
+
+
+dense_lines = st.lists(
+    st.lists(st.sampled_from([b"a", b"b", b"ab", b"\n"]), max_size=5).map(b"".join),
+    min_size=1,
+    max_size=16,
+)
+
+
+@given(
+    st.lists(st.sampled_from([b"xab", b"b", b"a", b"", b"ab\nab", b"zz"]), min_size=64, max_size=300),
+    st.sampled_from(["a+b", "a.?b", "b|z", "[ab]$"]),
+)
+def test_regex_switch_to_per_line_agrees_with_naive(lines: list[bytes], pattern: str) -> None:
+    """Past 64 hits on a dense batch the block scan finishes line by line; same answer."""
+    import re2
+
+    rx = re2.compile(pattern.encode())
+    want = [i for i, line in enumerate(lines) if rx.search(line) is not None]
+    assert RegexFilter(pattern).select(batch(lines)) == want
+
+
+@given(dense_lines, st.sampled_from([b"a", b"ab", b"aa", b"ba", b"aba"]))
+def test_dense_contains_path_agrees_with_naive(lines: list[bytes], needle: bytes) -> None:
+    b = batch(lines)
+    naive = [i for i, line in enumerate(lines) if needle in line]
+    assert ContainsFilter(needle).select(b) == naive
+    assert ContainsFilter(needle, negate=True).select(b) == [i for i in range(len(lines)) if i not in naive]
+
+
+@given(
+    lines_strategy.map(lambda ls: [line.replace(b"b", b"B") for line in ls] + [b"\xe2\x84\xaa"]),
+    st.sampled_from(["(?i)ab", "(?i)A|b", "a|ab|\\n", "(?i)k", "(?i)AB|xy", "ab|b"]),
+)
+def test_literal_alternatives_agree_with_re2(lines: list[bytes], pattern: str) -> None:
+    import re2
+
+    rx = re2.compile(pattern.encode())
+    want = [i for i, line in enumerate(lines) if rx.search(line) is not None]
+    flt = RegexFilter(pattern)
+    assert flt.select(batch(lines)) == want
+    assert [i for i, line in enumerate(lines) if flt.matches(line)] == want
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"foo bar", b"foo", b"x foo y", b"", b"bar", b"foo\nbar"]), max_size=12
+    ),
+    st.sampled_from(["foo <_>", "<_>foo<_>", "<_> bar", "foo", "", "<_>"]),
+)
+def test_pattern_block_prefilter_agrees_with_per_line(lines: list[bytes], pattern: str) -> None:
+    flt = line_filter("|>", pattern)
+    assert flt.select(batch(lines)) == [i for i, line in enumerate(lines) if flt.matches(line)]

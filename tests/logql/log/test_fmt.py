@@ -110,6 +110,13 @@ def test_line_format(tmpl: str, labels: dict[str, str], want: str) -> None:
     assert after == labels
 
 
+def test_dates_in_zones() -> None:
+    tmpl = '{{ toDateInZone "2006-01-02 15:04" "Europe/Paris" .t | unixEpoch }}'
+    assert fmt_line(tmpl, {"t": "2024-07-01 12:00"})[0] == b"1719828000"  # CEST, UTC+2
+    utc = '{{ toDate "2006-01-02T15:04:05Z07:00" .t | unixEpoch }}'
+    assert fmt_line(utc, {"t": "2024-07-01T12:00:00+02:00"})[0] == b"1719828000"
+
+
 def test_line_and_timestamp_functions() -> None:
     assert fmt_line("{{ __line__ }} bar {{ .bar }}", {"bar": "2"}, 0, b"1")[0] == b"1 bar 2"
     ts = 1656353124120000000

@@ -52,6 +52,7 @@ def run(
         ('{"a":"b\ufffdr"}'.encode(), {}, {"a": "b r"}),
         (b'{"a":"b\xffr"}', {}, {"a": "b r"}),  # invalid UTF-8: slow path, byte -> space
         (b'{"a":"first","a":"second"}', {}, {"a": "first"}),
+        (b'{"a":"x\\ud800y"}', {}, {"a": "x y"}),  # a lone surrogate escape
         (b'{"a": 01}', {}, {"a": "01"}),  # jsonparser does not validate numbers
         (b'  {"a":{}}  ', {}, {}),
     ],
@@ -281,6 +282,8 @@ def test_unpack() -> None:
         "app": "foo_sm", "app_extracted": "foo", "namespace": "prod",
     }  # fmt: skip
     assert run(UnpackParser(), b"") == (b"", {})
+    lone = b'{"_entry":"a\\ud800b"}'
+    assert run(UnpackParser(), lone)[0] == "a\ufffdb".encode()
 
 
 json_scalars = st.one_of(
