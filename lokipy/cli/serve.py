@@ -38,9 +38,7 @@ def serve_command(args: argparse.Namespace) -> int:
         config = replace(config, data_dir=Path("data"))
     logstore = LogStore(config=config)
     app = create_app(logstore, config)
-    from lokipy.api.rules import install_ruler
-
-    ruler = install_ruler(app, logstore, config)  # None without a ruler: block
+    ruler = app.state.lokipy.extra.get("ruler")  # built by create_app when config has ruler:
     if ruler is not None:
         ruler.start()
     # A long-lived server allocates many short-lived objects per push; freezing start-up

@@ -272,6 +272,11 @@ class Ruler:
                 if self.running:
                     group.start()
 
+    def thread_count(self) -> int:
+        """Group timers running (0 until ``start``)."""
+        with self.lock:
+            return sum(1 for g in self.groups.values() if g.thread is not None and g.thread.is_alive())
+
     def tenant_groups(self, tenant: str) -> list[Group]:
         with self.lock:
             return sorted(

@@ -14,7 +14,6 @@ import yaml
 from httpx import Client as HTTP
 
 from lokipy.api.app import create_app
-from lokipy.api.rules import install_ruler
 from lokipy.config import Config
 from lokipy.logstore import LogStore
 from lokipy.ruler.config import RulerConfig
@@ -42,9 +41,9 @@ def env(tmp_path: Path) -> Iterator[tuple[HTTP, Ruler, LogStore]]:
         Config(data_dir=tmp_path / "data"), ruler=RulerConfig(storage_directory=str(tmp_path / "rules"))
     )
     store = LogStore(config=cfg)
-    app = create_app(store, cfg)
-    ruler = install_ruler(app, store, cfg)
-    assert ruler is not None
+    app = create_app(store, cfg)  # builds the ruler (not started) and mounts its API
+    ruler = app.state.lokipy.extra["ruler"]
+    assert isinstance(ruler, Ruler) and ruler.thread_count() == 0
     with ThreadServer(app) as server, HTTP(base_url=server.url) as client:
         yield client, ruler, store
     store.close()
@@ -141,11 +140,19 @@ def test_prometheus_rules_and_alerts_json(env: tuple[HTTP, Ruler, LogStore]) -> 
                                                      "error": 'not supported value "x"'}  # fmt: skip
 
 
+def test_no_ruler_without_a_ruler_block() -> None:
+    store = LogStore(config=Config())
+    app = create_app(store)
+    assert "ruler" not in app.state.lokipy.extra
+    assert not any(getattr(r, "path", "") == "/prometheus/api/v1/rules" for r in app.routes)
+    store.close()
+
+
 def test_api_absent_when_disabled(tmp_path: Path) -> None:
     cfg = replace(Config(), ruler=RulerConfig(storage_directory=str(tmp_path), enable_api=False))
     store = LogStore(config=cfg)
     app = create_app(store, cfg)
-    assert install_ruler(app, store, cfg) is not None
+    assert isinstance(app.state.lokipy.extra["ruler"], Ruler)
     with ThreadServer(app) as server, HTTP(base_url=server.url) as client:
         assert client.get("/prometheus/api/v1/rules").status_code == 404
     store.close()
