@@ -55,6 +55,9 @@ class Group:
         self.prev_series: list[set[LabelPairs]] = [set() for _ in self.rules]
         self.last_evaluation_ns = 0
         self.evaluation_seconds = 0.0
+        self.evaluations = 0  # rule evaluations, failures, skipped slots (operator metrics)
+        self.failures = 0
+        self.missed = 0
         self.restore_pending = True
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
@@ -106,6 +109,8 @@ class Group:
                 error = str(err)
                 series = None
             rule.status.set(error, time.time_ns(), time.perf_counter() - rule_start)
+            self.evaluations += 1
+            self.failures += bool(error)
             if series is None:
                 continue
             current = {labels for labels, _ in series}
@@ -136,7 +141,9 @@ class Group:
             except Exception:  # a rule bug must not kill the timer
                 log.exception("evaluating rule group %s/%s failed", self.namespace, self.name)
             now = clock()
-            slot += self.interval * (1 + max(0, (now - slot) // self.interval))  # skip missed slots
+            missed = max(0, (now - slot) // self.interval)
+            self.missed += missed
+            slot += self.interval * (1 + missed)  # overrunning slots are skipped, not caught up
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.run, name=f"ruler-{self.name}", daemon=True)

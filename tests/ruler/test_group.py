@@ -160,3 +160,17 @@ def test_for_state_restored_after_restart(tmp_path: Path) -> None:
     (alert,) = g2.rules[0].active.values()
     assert alert.active_at == T0 + (t - (T0 + 100 * S))  # shifted by the downtime
     assert math.isclose(alert.value, 1.0)
+
+
+def test_operator_metrics(tmp_path: Path) -> None:
+    from lokipy.ruler.metrics import exposition_lines
+
+    ruler, q, g = make(tmp_path)
+    g.evaluate(T0)
+    g.rules[1].rule = g.rules[1].rule.__class__(**{**_fields(g.rules[1].rule), "expr": "boom"})
+    g.evaluate(T0 + 10 * S)
+    text = "\n".join(exposition_lines(ruler))
+    assert 'loki_prometheus_rule_evaluations_total{rule_group="ssh.yaml;ssh",user="fake"} 4' in text
+    assert 'loki_prometheus_rule_evaluation_failures_total{rule_group="ssh.yaml;ssh",user="fake"} 1' in text
+    assert "loki_prometheus_notifications_sent_total 0" in text
+    assert "# TYPE loki_prometheus_rule_group_last_evaluation_timestamp_seconds gauge" in text
