@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from fastapi import APIRouter, FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
 from lokipy.api.responses import LokiJSON
@@ -140,7 +141,7 @@ async def set_group(request: Request, namespace: str) -> Response:
         ruler.store.set_group(tenant, namespace, gdef)
     except InvalidInput as err:
         return _text(str(err), 400)
-    ruler.sync()
+    await run_in_threadpool(ruler.sync)  # may wait for a running evaluation to finish
     return LokiJSON(_OK, status_code=202)
 
 
@@ -154,7 +155,7 @@ async def delete_group(request: Request, namespace: str, group: str) -> Response
         return _json_error("not_found", str(err), 404)
     except InvalidInput as err:
         return _json_error("bad_data", str(err), 400)
-    ruler.sync()
+    await run_in_threadpool(ruler.sync)  # may wait for a running evaluation to finish
     return LokiJSON(_OK, status_code=202)
 
 
@@ -168,7 +169,7 @@ async def delete_namespace(request: Request, namespace: str) -> Response:
         return _json_error("not_found", str(err), 404)
     except InvalidInput as err:
         return _json_error("bad_data", str(err), 400)
-    ruler.sync()
+    await run_in_threadpool(ruler.sync)  # may wait for a running evaluation to finish
     return LokiJSON(_OK, status_code=202)
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from lokipy.config import Config
+from lokipy.logql import parse
+from lokipy.logql.ast import LogExpr
 from lokipy.logql.results import Scalar, Vector
 from lokipy.logstore import LogStore
 from lokipy.ruler.alerting import QuerySample, RuleEvalError
@@ -13,6 +17,8 @@ def logstore_query(logstore: LogStore) -> QueryFn:
     """A LogQL instant query at ``t`` (forward), as a list of (labels, value)."""
 
     def query(expr: str, t: int, tenant: str) -> list[QuerySample]:
+        if _is_log_query(expr):  # Loki's engine returns streams here; its ruler refuses them
+            raise RuleEvalError("rule result is not a vector or scalar")
         value = logstore.query(expr, t, tenant=tenant, direction="forward").value
         if isinstance(value, Vector):
             return [(dict(s.labels.pairs), s.value) for s in value.samples]
@@ -21,6 +27,14 @@ def logstore_query(logstore: LogStore) -> QueryFn:
         raise RuleEvalError("rule result is not a vector or scalar")
 
     return query
+
+
+@lru_cache(maxsize=1024)
+def _is_log_query(expr: str) -> bool:
+    try:
+        return isinstance(parse(expr), LogExpr)
+    except Exception:  # the engine reports the parse error itself
+        return False
 
 
 def ruler_for(logstore: LogStore, config: Config) -> Ruler | None:
