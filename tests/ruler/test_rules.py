@@ -6,10 +6,20 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lokipy.config import load_config
 from lokipy.model.errors import InvalidInput
-from lokipy.ruler.rules import RuleFileError, format_duration, load_text
+from lokipy.ruler.rules import (
+    GroupDef,
+    RuleDef,
+    RuleFileError,
+    dump_yaml,
+    format_duration,
+    group_to_dict,
+    load_text,
+)
 from lokipy.ruler.store import LocalRuleStore
 
 GOOD = """groups:
@@ -157,3 +167,37 @@ def test_config_errors(tmp_path: Path) -> None:
             load_config(path)
     path.write_text(yaml.safe_dump({"ruler_storage": {"backend": "local", "local": {"directory": "/b"}}}))
     assert load_config(path).ruler.storage_directory == "/b"  # type: ignore[union-attr]
+
+
+_names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,10}", fullmatch=True)
+_values = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
+_durations = st.integers(0, 10**7).map(lambda ms: ms * 10**6)
+
+
+@st.composite
+def _groups(draw: st.DrawFn) -> GroupDef:
+    rules = []
+    for i in range(draw(st.integers(1, 3))):
+        labels = draw(st.dictionaries(_names.filter(lambda n: n != "__name__"), _values, max_size=3))
+        if draw(st.booleans()):
+            annotations = draw(st.dictionaries(_names, _values.filter(lambda v: "{{" not in v), max_size=2))
+            labels = {k: v for k, v in labels.items() if "{{" not in v}
+            rules.append(RuleDef(expr="vector(1)", alert=f"A{i}", for_ns=draw(_durations),
+                                 keep_firing_for_ns=draw(_durations), labels=labels, annotations=annotations))  # fmt: skip
+        else:
+            rules.append(RuleDef(expr='count_over_time({job="x"}[1m])', record=f"r:{i}", labels=labels))
+    return GroupDef(name=draw(_values.filter(bool)), rules=tuple(rules), interval_ns=draw(_durations),
+                    limit=draw(st.integers(0, 100)))  # fmt: skip
+
+
+@given(_groups())
+def test_written_yaml_reads_back_identically(group: GroupDef) -> None:
+    text = dump_yaml({"groups": [group_to_dict(group)]})
+    assert load_text(text) == [group]
+
+
+@given(_durations)
+def test_duration_format_round_trips(ns: int) -> None:
+    from lokipy.model.timeparse import parse_prometheus_duration
+
+    assert parse_prometheus_duration(format_duration(ns)) == ns

@@ -107,3 +107,12 @@ def test_parse_errors_name_the_template() -> None:
             assert needle in str(err) and "__alert_A" in str(err)
         else:
             raise AssertionError(f"{src!r} parsed")
+
+
+_plain = st.text(max_size=40).filter(lambda s: "{{" not in s and not s.endswith("{"))  # "{" + "{{" is "{{{"
+
+
+@given(_plain, _plain)
+def test_text_outside_actions_is_kept_and_label_values_are_inserted_verbatim(text: str, value: str) -> None:
+    assert Template("t", text).expand(alert_data({}, {}, "", 1.0)) == text
+    assert expand(text + "{{ $labels.x }}" + text, {"x": value}) == text + value + text
