@@ -201,9 +201,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "match": lambda p, s: compile_regex(p).search(s) is not None,
     "label": lambda name, sample: _field(sample, "Labels").get(name, "") if isinstance(sample, dict) else "",
     "value": lambda sample: _field(sample, "Value"),
-    "first": lambda seq: (
-        seq[0] if seq else (_ for _ in ()).throw(TemplateError("first() called on vector with no elements"))
-    ),
+    "first": lambda seq: _first(seq),
     "sortByLabel": lambda name, seq: sorted(seq, key=lambda s: s["Labels"].get(name, "")),
     "stripPort": lambda s: str(s).rsplit(":", 1)[0] if ":" in str(s) else str(s),
     "stripDomain": lambda s: str(s).split(".", 1)[0],
@@ -216,6 +214,12 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "or": lambda *a: next((x for x in a if _truth(x)), a[-1]),
     **{op: _cmp(op) for op in ("eq", "ne", "lt", "le", "gt", "ge")},
 }
+
+
+def _first(seq: Any) -> Any:
+    if not seq:
+        raise TemplateError("first() called on vector with no elements")
+    return seq[0]
 
 
 def _index(v: Any, keys: tuple[Any, ...]) -> Any:
@@ -287,15 +291,13 @@ class _Exec:
                     out.append(gofmt.go_value(self.pipeline(toks, dot)))
             else:
                 kind, branches = node
-                for cond, body in branches:
-                    if cond is None:
-                        self.block(body, dot, out)
-                        break
-                    value = self.pipeline(cond, dot) if kind != "range" else None
-                    if kind == "range":
-                        self.range(cond, body, dot, out, branches)
-                        break
-                    if _truth(value):
+                if kind == "range":
+                    cond, body = branches[0]
+                    self.range(cond, body, dot, out, branches)
+                    continue
+                for cond, body in branches:  # if / else if / else, or with / else
+                    value = dot if cond is None else self.pipeline(cond, dot)
+                    if cond is None or _truth(value):
                         self.block(body, value if kind == "with" else dot, out)
                         break
 

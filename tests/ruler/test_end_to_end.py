@@ -164,3 +164,4 @@ def test_ssh_login_alert_and_recording_rule_end_to_end(stack: dict[str, Any]) ->
     assert resolved["alerts"][0]["endsAt"] != "0001-01-01T00:00:00Z"
     wait_until(lambda: not prom_query(prom, f"osquery:ssh_logins:count{WINDOW}"), 10, "the stale marker")
     assert http_json(f"{loki}/prometheus/api/v1/alerts")["data"]["alerts"] == []
+    assert "Traceback" not in stack["server"].log_text()
