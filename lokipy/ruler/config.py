@@ -22,7 +22,7 @@ _ACCEPTED_IGNORED = frozenset({
     "enable_sharding", "sharding_strategy", "sharding_algo", "ring", "search_pending_for",
     "flush_period", "ruler_client", "query_stats_enabled", "disable_rule_group_label",
     "wal_cleaner", "evaluation", "enabled_tenants", "disabled_tenants", "alert_relabel_configs",
-    "datasource_uid", "alertmanager_client", "wal",
+    "datasource_uid", "wal",
 })  # fmt: skip
 
 
@@ -60,6 +60,7 @@ class RulerConfig:
     evaluation_interval: int = 60 * S
     poll_interval: int = 60 * S
     alertmanager_urls: tuple[str, ...] = ()
+    alertmanager_basic_auth: tuple[str, str] | None = None  # alertmanager_client.basic_auth_*
     notification_queue_capacity: int = 10000
     notification_timeout: int = 10 * S
     external_url: str = ""
@@ -130,6 +131,7 @@ _KEYS = frozenset({
     "storage", "evaluation_interval", "poll_interval", "alertmanager_url", "enable_alertmanager_v2",
     "notification_queue_capacity", "notification_timeout", "external_url", "external_labels",
     "resend_delay", "for_outage_tolerance", "for_grace_period", "enable_api", "remote_write",
+    "alertmanager_client",
 }) | _ACCEPTED_IGNORED  # fmt: skip
 
 
@@ -158,11 +160,16 @@ def parse_ruler_config(raw: Any, ruler_storage: Any = None) -> RulerConfig:
     if rw.get("client"):  # Loki's deprecated single-client spelling
         clients.setdefault("default", _client("default", rw["client"]))
     ext = _mapping(r.get("external_labels"), "ruler.external_labels")
+    am_client = _mapping(r.get("alertmanager_client"), "ruler.alertmanager_client")
+    am_user = str(am_client.get("basic_auth_username", "") or "")
     return RulerConfig(
         storage_directory=directory,
         evaluation_interval=duration(r.get("evaluation_interval", "1m"), "evaluation_interval"),
         poll_interval=duration(r.get("poll_interval", "1m"), "poll_interval"),
         alertmanager_urls=tuple(url_list),
+        alertmanager_basic_auth=(am_user, str(am_client.get("basic_auth_password", "") or ""))
+        if am_user
+        else None,
         notification_queue_capacity=int(r.get("notification_queue_capacity", 10000)),
         notification_timeout=duration(r.get("notification_timeout", "10s"), "notification_timeout"),
         external_url=str(r.get("external_url", "") or ""),

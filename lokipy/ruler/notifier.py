@@ -71,8 +71,14 @@ def alert_payload(alert: Alert, external_labels: Mapping[str, str], url: str) ->
 
 
 class Notifier:
-    def __init__(self, urls: tuple[str, ...], capacity: int = 10000, timeout_ns: int = 10 * 10**9) -> None:
-        self.targets = [_target(u) for u in urls]
+    def __init__(
+        self,
+        urls: tuple[str, ...],
+        capacity: int = 10000,
+        timeout_ns: int = 10 * 10**9,
+        basic_auth: tuple[str, str] | None = None,
+    ) -> None:
+        self.targets = [_target(u, basic_auth) for u in urls]
         self.timeout = timeout_ns / 1e9
         self.queue: deque[tuple[str, dict[str, Any]]] = deque(maxlen=max(capacity, 1))
         self.cond = threading.Condition()
@@ -137,14 +143,19 @@ class Notifier:
         self.thread.join(timeout)
 
 
-def _target(url: str) -> tuple[str, dict[str, str]]:
-    """``<url>/api/v2/alerts``; user:pass in the URL becomes basic auth."""
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _target(url: str, basic_auth: tuple[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """``<url>/api/v2/alerts``; user:pass in the URL (else ``alertmanager_client``) = basic auth."""
     parts = urllib.parse.urlsplit(url)
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = {"Authorization": _basic(*basic_auth)} if basic_auth else {}
     netloc = parts.netloc
     if parts.username is not None:
-        cred = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(cred.encode()).decode()
+        headers["Authorization"] = _basic(
+            urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+        )
         netloc = netloc.rsplit("@", 1)[1]
     path = parts.path.rstrip("/") + "/api/v2/alerts"
     return urllib.parse.urlunsplit((parts.scheme, netloc, path, "", "")), headers

@@ -137,7 +137,8 @@ def test_config_with_only_a_ruler_block(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"ruler": {
         "storage": {"type": "local", "local": {"directory": "/rules"}}, "rule_path": "/tmp/scratch",
         "alertmanager_url": "http://a:9093, http://u:p@b:9093/am", "evaluation_interval": "15s",
-        "external_labels": {"origin": "x"}, "enable_api": True, "ring": {"kvstore": {"store": "inmemory"}},
+        "external_labels": {"origin": "x"}, "enable_api": True,
+        "alertmanager_client": {"basic_auth_username": "am", "basic_auth_password": "pw"}, "ring": {"kvstore": {"store": "inmemory"}},
         "remote_write": {"enabled": True, "clients": {"p": {"url": "http://p/api/v1/write",
                          "queue_config": {"max_samples_per_send": 10, "min_backoff": "1s"}}}},
     }}))  # fmt: skip
@@ -145,6 +146,7 @@ def test_config_with_only_a_ruler_block(tmp_path: Path) -> None:
     assert r is not None
     assert r.storage_directory == "/rules" and r.evaluation_interval == 15 * 10**9
     assert r.alertmanager_urls == ("http://a:9093", "http://u:p@b:9093/am")
+    assert r.alertmanager_basic_auth == ("am", "pw")
     assert (
         r.resend_delay == 60 * 10**9 and r.for_grace_period == 600 * 10**9 and r.poll_interval == 60 * 10**9
     )

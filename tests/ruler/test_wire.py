@@ -71,7 +71,9 @@ def test_time_formats() -> None:
 
 def test_notifier_batches_of_256_with_tenant_header_to_every_alertmanager() -> None:
     a, b = Recorder(), Recorder()
-    n = Notifier((a.url + "/prefix", b.url.replace("http://", "http://u:p@")), capacity=1000)
+    n = Notifier(
+        (a.url + "/prefix", b.url.replace("http://", "http://u:p@")), capacity=1000, basic_auth=("x", "y")
+    )
     try:
         n.send("team-a", [{"labels": {"alertname": f"A{i}"}} for i in range(600)])
         for rec in (a, b):
@@ -80,7 +82,8 @@ def test_notifier_batches_of_256_with_tenant_header_to_every_alertmanager() -> N
         path, headers, _ = a.requests[0]
         assert path == "/prefix/api/v2/alerts"
         assert headers["x-scope-orgid"] == "team-a" and headers["content-type"] == "application/json"
-        assert b.requests[0][1]["authorization"] == "Basic dTpw"
+        assert b.requests[0][1]["authorization"] == "Basic dTpw"  # u:p from the URL wins
+        assert a.requests[0][1]["authorization"] == "Basic eDp5"  # x:y from alertmanager_client
     finally:
         n.stop()
         a.stop()
