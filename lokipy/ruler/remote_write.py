@@ -1,7 +1,7 @@
 """Prometheus remote write 1.0: ``WriteRequest`` protobuf, snappy block, a batching sender.
 
-The message classes come from a descriptor written in code (as ``lokipy.wire.push_proto``),
-package ``prometheus``. The sender keeps one bounded queue per (tenant, client), sends
+The message classes come from a descriptor written in code with ``lokipy.wire.push_proto``'s
+``build_classes`` (its private pool; package names never reach the wire). The sender keeps one bounded queue per (tenant, client), sends
 batches of ``max_samples_per_send`` or after ``batch_send_deadline``, retries network
 errors, 5xx (and 429 when configured) with exponential backoff, and drops a batch on any
 other 4xx, as Prometheus' queue manager does. Loki puts samples through an on-disk WAL
