@@ -76,7 +76,7 @@ _NEWLINE = re.compile("\n")
 # character-by-character path that mirrors Go's scanner.
 _FAST = re.compile(
     r"([ \t\n\r]*)(?:(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<str>\"[^\"\\\n]*\")"
-    r"|(?P<punct>[{},()+*^%\]]))?"
+    r"|(?P<punct>[{},()+*^%\]])|(?P<op2>\|[=~>]|![=~>]|=[=~]|[<>]=)|(?P<op1>[|=<>]))?"
 )
 _PUNCT = {
     "{": "OPEN_BRACE", "}": "CLOSE_BRACE", ",": "COMMA", "(": "OPEN_PARENTHESIS",
@@ -198,6 +198,14 @@ class _Scanner:
                 continue
             elif kind == "punct":
                 tokens.append(Tok(_PUNCT[m.group("punct")], m.group("punct"), line, col))
+                i = m.end()
+                continue
+            elif kind == "op2":  # finished with Scanner.Next in Loki: line 0
+                tokens.append(Tok(KEYWORDS[m.group("op2")], m.group("op2"), 0, col))
+                i = m.end()
+                continue
+            elif kind == "op1":
+                tokens.append(Tok(KEYWORDS[m.group("op1")], m.group("op1"), line, col))
                 i = m.end()
                 continue
             ch = text[i]
