@@ -69,6 +69,11 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
     "ip": ("IP", "ip"),
 }
 
+# Token names as goyacc prints them in "unexpected X, expecting Y" (Loki maps its spelled
+# tokens to their text; the others keep their token names).
+DISPLAY = {kind: text for text, kind in KEYWORDS.items()}
+DISPLAY.update({"$END": "$end", "LABEL_REPLACE": "label_replace", "IP": "ip"})
+
 PARSER_FLAGS = frozenset({"--strict", "--keep-empty"})
 _NEWLINE = re.compile("\n")
 # The common tokens, matched in one go: plain identifiers, strings without escapes and
@@ -467,3 +472,10 @@ def _scan_number(text: str, i: int) -> tuple[int, bool, str]:
 def tokenize(text: str) -> Lexed:
     """All tokens of ``text`` (stopping at a fatal lexer error), as Loki's lexer yields them."""
     return _Scanner(text).run()
+
+
+def display_name(tok: Tok) -> str:
+    """How goyacc names a token in ``unexpected X``: Loki's spelling or its token name."""
+    if tok.type in ("RANGE_OP", "VECTOR_OP", "CONV_OP"):
+        return FUNCTIONS[tok.value][1]
+    return DISPLAY.get(tok.type, tok.type)
