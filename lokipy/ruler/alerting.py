@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from lokipy.ruler.rules import RuleDef
-from lokipy.ruler.template import Template, alert_data
+from lokipy.ruler.template import Template, TemplateQuery, alert_data
 
 LabelPairs = tuple[tuple[str, str], ...]
 QuerySample = tuple[Mapping[str, str], float]
@@ -91,21 +91,25 @@ class AlertingRule:
     def same_definition(self, other: AlertingRule) -> bool:
         return self.name == other.name and dict(self.rule.labels) == dict(other.rule.labels)
 
-    def eval(self, t: int, samples: list[QuerySample], limit: int = 0) -> list[OutSample]:
-        """One evaluation at ``t``; returns the ``ALERTS``/``ALERTS_FOR_STATE`` samples."""
+    def eval(
+        self, t: int, samples: list[QuerySample], limit: int = 0, query: TemplateQuery | None = None
+    ) -> list[OutSample]:
+        """One evaluation at ``t``; returns the ``ALERTS``/``ALERTS_FOR_STATE`` samples.
+
+        ``query`` backs the templates' ``query`` function (LogQL at ``t``, as in Loki)."""
         found: dict[LabelPairs, Alert] = {}
         for metric, value in samples:
             data = alert_data(dict(metric), self.external_labels, self.external_url, value)
             lbs = {k: v for k, v in metric.items() if k != "__name__"}
             for k, tmpl in self.label_templates.items():
-                lbs[k] = tmpl.expand(data)
+                lbs[k] = tmpl.expand(data, query)
             lbs["alertname"] = self.name
             key = tuple(sorted((k, v) for k, v in lbs.items() if v != ""))
             if key in found:
                 raise RuleEvalError(
                     "vector contains metrics with the same labelset after applying alert labels"
                 )
-            annotations = {k: tmpl.expand(data) for k, tmpl in self.annotation_templates.items()}
+            annotations = {k: tmpl.expand(data, query) for k, tmpl in self.annotation_templates.items()}
             found[key] = Alert(key, annotations, PENDING, t, value)
         for key, new in found.items():
             old = self.active.get(key)

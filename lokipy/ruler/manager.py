@@ -24,6 +24,7 @@ from lokipy.ruler.notifier import Notifier, alert_payload, generator_url
 from lokipy.ruler.remote_write import STALE_MARKER, RemoteWriter, RWSample
 from lokipy.ruler.rules import GroupDef
 from lokipy.ruler.store import LocalRuleStore
+from lokipy.ruler.template import TemplateError
 
 log = logging.getLogger("lokipy.ruler")
 QueryFn = Callable[[str, int, str], list[QuerySample]]
@@ -102,7 +103,7 @@ class Group:
             try:
                 samples = self.ruler.run_query(rule.rule.expr, t, self.tenant)
                 if isinstance(rule, AlertingRule):
-                    series = rule.eval(t, samples, self.gdef.limit)
+                    series = rule.eval(t, samples, self.gdef.limit, self._template_query(t))
                 else:
                     series = rule.eval(samples, self.gdef.limit)
             except RuleEvalError as err:
@@ -128,6 +129,16 @@ class Group:
         self.last_evaluation_ns = started
         self.evaluation_seconds = (time.time_ns() - started) / 1e9
         return out, notify
+
+    def _template_query(self, t: int) -> Callable[[str], list[dict[str, Any]]]:
+        def query(expr: str) -> list[dict[str, Any]]:
+            try:
+                samples = self.ruler.run_query(expr, t, self.tenant)
+            except RuleEvalError as err:
+                raise TemplateError(f"error executing query: {err}") from None
+            return [{"Labels": dict(labels), "Value": value} for labels, value in samples]
+
+        return query
 
     def stale_all(self, t: int) -> list[RWSample]:
         return [(labels, t // 1_000_000, STALE_MARKER) for s in self.prev_series for labels in s]

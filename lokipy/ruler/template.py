@@ -24,6 +24,10 @@ class TemplateError(Exception):
     pass
 
 
+# The ``query`` function: LogQL text → samples as ``{"Labels": {...}, "Value": float}``.
+TemplateQuery = Callable[[str], list[dict[str, Any]]]
+
+
 @dataclass(frozen=True, slots=True)
 class Text:
     text: str
@@ -256,7 +260,7 @@ class Template:
             ):
                 raise TemplateError(f'template: {self.name}:1: function "{t}" not defined')
 
-    def expand(self, data: dict[str, Any], query: Callable[[str], list[dict[str, Any]]] | None = None) -> str:
+    def expand(self, data: dict[str, Any], query: TemplateQuery | None = None) -> str:
         variables = {
             "$": data,
             "$labels": data.get("Labels", {}),
@@ -273,9 +277,7 @@ class Template:
 
 
 class _Exec:
-    def __init__(
-        self, variables: dict[str, Any], query: Callable[[str], list[dict[str, Any]]] | None
-    ) -> None:
+    def __init__(self, variables: dict[str, Any], query: TemplateQuery | None) -> None:
         self.vars = variables
         self.query = query
 

@@ -16,6 +16,7 @@ from lokipy.ruler.alerting import (
     RuleEvalError,
 )
 from lokipy.ruler.rules import RuleDef
+from lokipy.ruler.template import TemplateError
 
 S = 10**9
 T0 = 1_800_000_000 * S
@@ -185,3 +186,21 @@ def test_recording_rule_naming_and_errors() -> None:
         RecordingRule(d).eval([({"source": "a"}, 1.0), ({"source": "b"}, 1.0)])
     with pytest.raises(RuleEvalError, match="exceeded limit of 1 with 2 series"):
         RecordingRule(d).eval([({"u": "a"}, 1.0), ({"u": "b"}, 1.0)], limit=1)
+
+
+def test_query_template_function() -> None:
+    def query(expr: str) -> list[dict[str, object]]:
+        if expr == "boom":
+            raise TemplateError("error executing query: rule evaluation failed: parse error")
+        return [{"Labels": {"user": "bob"}, "Value": 3.0}, {"Labels": {"user": "eve"}, "Value": 0.5}]
+
+    r = rule(annotations={
+        "all": '{{ range query "sum by (user) (x)" }}{{ .Labels.user }}={{ .Value }} {{ end }}',
+        "first": '{{ with query "x" }}{{ . | first | value }} by {{ . | first | label "user" }}{{ end }}',
+        "bad": '{{ query "boom" }}',
+    })  # fmt: skip
+    r.eval(T0, ALICE, query=query)
+    ann = only(r).annotations  # type: ignore[attr-defined]
+    assert ann["all"] == "bob=3 eve=0.5 "
+    assert ann["first"] == "3 by bob"
+    assert ann["bad"].startswith("<error expanding template: ") and "error executing query" in ann["bad"]

@@ -174,3 +174,16 @@ def test_operator_metrics(tmp_path: Path) -> None:
     assert 'loki_prometheus_rule_evaluation_failures_total{rule_group="ssh.yaml;ssh",user="fake"} 1' in text
     assert "loki_prometheus_notifications_sent_total 0" in text
     assert "# TYPE loki_prometheus_rule_group_last_evaluation_timestamp_seconds gauge" in text
+
+
+def test_template_query_runs_logql_at_the_slot_time(tmp_path: Path) -> None:
+    import pytest
+
+    from lokipy.ruler.template import TemplateError
+
+    _, q, g = make(tmp_path)
+    q.results[RECORD] = [({"user": "alice"}, 2.0)]
+    assert g._template_query(T0)(RECORD) == [{"Labels": {"user": "alice"}, "Value": 2.0}]
+    assert q.calls[-1] == (RECORD, T0, "fake")
+    with pytest.raises(TemplateError, match="error executing query: rule evaluation failed: parse error"):
+        g._template_query(T0)("boom")
