@@ -311,6 +311,11 @@ class Ruler:
                 self.config.notification_timeout,
             )
         self.running = True
+        wal = self.state_dir.parent / "ruler-wal" if self.state_dir else None
+        if wal is not None and wal.is_dir() and self.config.remote_write_enabled:
+            for spool in wal.glob("*/*.spool"):  # what the last stop could not send goes first
+                if spool.stem in self.config.remote_write_clients:
+                    self._writer(spool.parent.name, spool.stem)
         self.sync()
         with self.lock:
             for g in self.groups.values():

@@ -5,13 +5,16 @@ The message classes come from a descriptor written in code with ``lokipy.wire.pu
 batches of ``max_samples_per_send`` or after ``batch_send_deadline``, retries network
 errors, 5xx (and 429 when configured) with exponential backoff, and drops a batch on any
 other 4xx, as Prometheus' queue manager does. Loki puts samples through an on-disk WAL
-first; lokipy keeps them in memory (lost on a crash).
+first; lokipy keeps them in memory and, on a clean stop, spools what is still unsent to a
+file that the next start sends first (a crash loses the queue).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import os
 import struct
 import threading
 import time
@@ -19,6 +22,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Iterable
+from pathlib import Path
 
 import cramjam
 from google.protobuf import descriptor_pb2
@@ -94,8 +98,15 @@ def unsnappy_block(data: bytes) -> bytes:
 class RemoteWriter:
     """A background sender for one (tenant, client) pair."""
 
-    def __init__(self, client: RemoteWriteClient, tenant: str, add_org_id_header: bool = True) -> None:
+    def __init__(
+        self,
+        client: RemoteWriteClient,
+        tenant: str,
+        add_org_id_header: bool = True,
+        spool: Path | None = None,
+    ) -> None:
         self.client = client
+        self.spool = spool
         self.tenant = tenant
         self.headers = dict(HEADERS)
         for k, v in client.headers.items():
@@ -112,6 +123,10 @@ class RemoteWriter:
         self.sent_samples = 0
         self.failed_samples = 0
         self.dropped_samples = 0
+        self.unsent: list[RWSample] = []  # given up on at stop: spooled
+        if spool is not None and spool.exists():
+            self.queue.extend(read_spool(spool))
+            spool.unlink()
         self.thread = threading.Thread(target=self._run, name=f"ruler-rw-{tenant}", daemon=True)
         self.thread.start()
 
@@ -149,9 +164,14 @@ class RemoteWriter:
                 if self.stopping:
                     return
                 continue
-            self._send_with_retry(batch)
+            if not self._send_with_retry(batch):
+                with self.cond:  # stopping while the server is unreachable: keep the rest
+                    self.unsent.extend(self.queue)
+                    self.queue.clear()
+                return
 
-    def _send_with_retry(self, batch: list[RWSample]) -> None:
+    def _send_with_retry(self, batch: list[RWSample]) -> bool:
+        """Send until success or a final error (True); False: stopping while still failing."""
         body = snappy_block(encode_write_request(batch))
         backoff = self.client.min_backoff / 1e9
         attempt = 0
@@ -165,10 +185,10 @@ class RemoteWriter:
                     )
                 else:
                     self.sent_samples += len(batch)
-                return
+                return True
             if self.stopping and attempt >= 1:
-                self.failed_samples += len(batch)
-                return
+                self.unsent.extend(batch)
+                return False
             log.info("remote write to %s failed, retrying in %.3fs: %s", self.client.url, backoff, error)
             with self.cond:
                 self.cond.wait_for(lambda: self.stopping, timeout=backoff)
@@ -193,7 +213,35 @@ class RemoteWriter:
             return True, str(err)
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Flush what can be sent; spool the rest (if a spool file is configured)."""
         with self.cond:
             self.stopping = True
             self.cond.notify_all()
         self.thread.join(timeout)
+        with self.cond:
+            left = [*self.unsent, *self.queue]
+        if self.spool is not None and left:
+            write_spool(self.spool, left)
+        else:
+            self.failed_samples += len(left)
+
+
+def write_spool(path: Path, samples: list[RWSample]) -> None:
+    """One JSON line per sample; values as IEEE bits so stale-marker NaNs survive."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for labels, ts, value in samples:
+            bits = struct.unpack("<Q", struct.pack("<d", value))[0]
+            f.write(json.dumps([labels, ts, bits]) + "\n")
+    os.replace(tmp, path)
+
+
+def read_spool(path: Path) -> list[RWSample]:
+    out: list[RWSample] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        labels, ts, bits = json.loads(line)
+        out.append(
+            (tuple((k, v) for k, v in labels), int(ts), struct.unpack("<d", struct.pack("<Q", bits))[0])
+        )
+    return out

@@ -6,6 +6,7 @@ import json
 import math
 import struct
 import time
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -131,10 +132,10 @@ def test_stale_marker_bits() -> None:
     assert is_stale(STALE_MARKER) and not is_stale(math.nan)
 
 
-def _writer(url: str, **kw: object) -> RemoteWriter:
+def _writer(url: str, spool: Path | None = None, **kw: object) -> RemoteWriter:
     client = RemoteWriteClient(url=url, batch_send_deadline=50 * MS, min_backoff=10 * MS, max_backoff=40 * MS,
                                headers={"X-Scope-OrgID": "spoofed", "X-Extra": "1"}, **kw)  # type: ignore[arg-type]  # fmt: skip
-    return RemoteWriter(client, "tenant-1")
+    return RemoteWriter(client, "tenant-1", spool=spool)
 
 
 def test_remote_writer_retries_5xx_with_backoff_then_sends() -> None:
@@ -171,4 +172,25 @@ def test_remote_writer_drops_a_batch_on_4xx_and_batches_by_size() -> None:
         assert len(rec.requests) == 3 and w.failed_samples == 2
     finally:
         w.stop()
+        rec.stop()
+
+
+def test_unsent_samples_are_spooled_at_stop_and_sent_first_at_the_next_start(tmp_path: Path) -> None:
+    spool = tmp_path / "wal" / "fake" / "prom.spool"
+    w = _writer("http://127.0.0.1:9/api/v1/write", spool=spool)  # nothing listens on port 9
+    samples = [((("__name__", "x"), ("u", "a")), 1000, 1.5), ((("__name__", "x"),), 2000, STALE_MARKER)]
+    w.append(samples)
+    time.sleep(0.3)  # a few failed attempts
+    w.stop()
+    assert spool.exists() and w.sent_samples == 0
+    rec = Recorder()
+    w2 = _writer(rec.url, spool=spool)
+    try:
+        (req,) = rec.wait(1)
+        got = decode_write_request(unsnappy_block(req[2]))
+        assert [(lbs, pts[0][0]) for lbs, pts in got] == [(lbs, ts) for lbs, ts, _ in samples]
+        assert got[0][1][0][1] == 1.5 and is_stale(got[1][1][0][1])
+        assert not spool.exists()
+    finally:
+        w2.stop()
         rec.stop()
