@@ -2,8 +2,8 @@
 alerts to Alertmanager and recording results to remote write (ruler.md §4).
 
 ``Ruler(config, query, data_dir)`` takes the query function (LogQL instant query at ``t``
-for a tenant) so it does not depend on the store; ``lokipy.ruler.run`` wires it to a
-LogStore. ``Group.evaluate(t)`` is the whole evaluation step and runs without threads, so
+for a tenant) so it does not depend on the store; ``lokipy.ruler.service.ruler_for`` wires
+it to a LogStore. ``Group.evaluate(t)`` is the whole evaluation step and runs without threads, so
 tests drive it with a fake clock.
 """
 
@@ -77,7 +77,7 @@ class Group:
         }
         for r in self.rules:
             prev = by_name.get((r.name, tuple(sorted(r.rule.labels.items()))))
-            if isinstance(r, AlertingRule) and prev is not None and r.rule.expr == prev.rule.expr:
+            if isinstance(r, AlertingRule) and prev is not None:  # Prometheus: same name + labels
                 r.active, r.status = prev.active, prev.status
         names = {r.name: i for i, r in enumerate(old.rules)}
         for i, r in enumerate(self.rules):
