@@ -19,7 +19,7 @@ from lokipy.api.responses import LokiJSON
 from lokipy.api.state import AppState
 from lokipy.api.tenant import tenant_of
 from lokipy.config import Config
-from lokipy.logql import format_query
+from lokipy.logql import parse
 from lokipy.logstore import LogStore
 from lokipy.model.errors import InvalidInput, NotFound
 from lokipy.ruler.alerting import Alert, AlertingRule
@@ -196,8 +196,9 @@ def _alert_json(a: Alert) -> dict[str, Any]:
 
 
 def _pretty(expr: str) -> str:
+    """The query as Loki's API shows it: the parsed expression's ``String()``."""
     try:
-        return format_query(expr).replace("\n", " ")
+        return str(parse(expr))
     except InvalidInput:
         return expr
 

@@ -121,6 +121,9 @@ def test_prometheus_rules_and_alerts_json(env: tuple[HTTP, Ruler, LogStore]) -> 
                                 "health", "lastError", "lastEvaluation", "evaluationTime", "type"]  # fmt: skip
     assert (alert_rule["state"], alert_rule["duration"], alert_rule["health"], alert_rule["type"]) == (
         "pending", 3.0, "ok", "alerting")  # fmt: skip
+    assert alert_rule["query"] == (
+        '(sum by (columns_username)(count_over_time({job="osquery_results"} | json | columns_type="7"[5m])) > 0)'
+    )
     assert alert_rule["annotations"] == {"summary": "SSH login by {{ $labels.columns_username }}"}
     (alert,) = alert_rule["alerts"]
     assert alert["labels"] == {"alertname": "SSHLogin", "columns_username": "alice", "severity": "warning"}
