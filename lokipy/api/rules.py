@@ -19,14 +19,20 @@ from lokipy.api.responses import LokiJSON
 from lokipy.api.state import AppState
 from lokipy.api.tenant import tenant_of
 from lokipy.config import Config
-from lokipy.logql import parse
 from lokipy.logstore import LogStore
 from lokipy.model.errors import InvalidInput, NotFound
 from lokipy.ruler.alerting import Alert, AlertingRule
 from lokipy.ruler.gofmt import format_e
 from lokipy.ruler.manager import Group, Ruler
 from lokipy.ruler.notifier import rfc3339_nano
-from lokipy.ruler.rules import RuleFileError, decode_group, dump_yaml, group_to_dict, validate_groups
+from lokipy.ruler.rules import (
+    RuleFileError,
+    canonical_query,
+    decode_group,
+    dump_yaml,
+    group_to_dict,
+    validate_groups,
+)
 from lokipy.ruler.service import ruler_for
 
 router = APIRouter()
@@ -195,14 +201,6 @@ def _alert_json(a: Alert) -> dict[str, Any]:
     }
 
 
-def _pretty(expr: str) -> str:
-    """The query as Loki's API shows it: the parsed expression's ``String()``."""
-    try:
-        return str(parse(expr))
-    except InvalidInput:
-        return expr
-
-
 def _rule_json(rule: Any) -> dict[str, Any]:
     st = rule.status
     common = {
@@ -215,7 +213,7 @@ def _rule_json(rule: Any) -> dict[str, Any]:
         return {
             "state": rule.state(),
             "name": rule.name,
-            "query": _pretty(rule.rule.expr),
+            "query": canonical_query(rule.rule.expr),
             "duration": rule.hold_ns / 1e9,
             "labels": dict(rule.rule.labels),
             "annotations": dict(rule.rule.annotations),
@@ -223,7 +221,7 @@ def _rule_json(rule: Any) -> dict[str, Any]:
             **common,
             "type": "alerting",
         }
-    return {"name": rule.name, "query": _pretty(rule.rule.expr), "labels": dict(rule.rule.labels), **common,
+    return {"name": rule.name, "query": canonical_query(rule.rule.expr), "labels": dict(rule.rule.labels), **common,
             "type": "recording"}  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from lokipy.ruler.alerting import AlertingRule, LabelPairs, QuerySample, Recordi
 from lokipy.ruler.config import RulerConfig
 from lokipy.ruler.notifier import Notifier, alert_payload, generator_url
 from lokipy.ruler.remote_write import STALE_MARKER, RemoteWriter, RWSample
-from lokipy.ruler.rules import GroupDef
+from lokipy.ruler.rules import GroupDef, canonical_query
 from lokipy.ruler.store import LocalRuleStore
 from lokipy.ruler.template import TemplateError
 
@@ -54,6 +54,9 @@ class Group:
             for r in gdef.rules
         ]
         self.prev_series: list[set[LabelPairs]] = [set() for _ in self.rules]
+        self.links = [
+            generator_url(cfg.external_url, canonical_query(r.expr), cfg.datasource_uid) for r in gdef.rules
+        ]
         self.last_evaluation_ns = 0
         self.evaluation_seconds = 0.0
         self.evaluations = 0  # rule evaluations, failures, skipped slots (operator metrics)
@@ -119,7 +122,7 @@ class Group:
             out.extend((labels, t_ms, STALE_MARKER) for labels in self.prev_series[i] - current)
             self.prev_series[i] = current
             if isinstance(rule, AlertingRule):
-                url = generator_url(cfg.external_url, rule.rule.expr, cfg.datasource_uid)
+                url = self.links[i]
                 for a in rule.alerts_to_send(t, cfg.resend_delay, self.interval):
                     notify.append(alert_payload(a, cfg.external_labels, url))
         if self.restore_pending:

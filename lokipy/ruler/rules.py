@@ -126,6 +126,14 @@ def decode_group(raw: Any, strict: bool = True) -> GroupDef:
     )
 
 
+def canonical_query(expr: str) -> str:
+    """The expression as Loki's ruler shows and links it: the parsed LogQL's ``String()``."""
+    try:
+        return str(parse(expr))
+    except InvalidInput:
+        return expr
+
+
 def validate_rule(rule: RuleDef, group: str) -> str | None:
     """Loki's ``validateRuleNode``: the first problem of one rule, or None."""
     if rule.record and rule.alert:

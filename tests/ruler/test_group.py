@@ -3,7 +3,9 @@ stale markers, ALERTS series, notifications, errors, reloads and the for-state r
 
 from __future__ import annotations
 
+import json
 import math
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,8 @@ def test_alerts_series_and_notifications(tmp_path: Path) -> None:
         "origin": "x",
     }
     assert payload["annotations"] == {"summary": "2 by alice"}
+    left = json.loads(urllib.parse.parse_qs(urllib.parse.urlsplit(payload["generatorURL"]).query)["left"][0])
+    assert left == {"queries": [{"expr": ALERT, "queryType": "range"}]}
     assert payload["startsAt"] == "2027-01-15T08:00:00.000Z"
     assert payload["endsAt"] == "2027-01-15T08:04:00.000Z"  # t + 4 × max(10s, 1m)
     assert g.evaluate(T0 + 10 * S)[1] == []  # not yet due again
