@@ -28,7 +28,7 @@ from lokipy.model.stream import stream_id
 from lokipy.store.batches import Source, clusters, merge_batches, same, slice_range, without_text
 from lokipy.store.compactor import CompactionResult, compact
 from lokipy.store.distributor import Distributor, ValidStream, summarise_errors
-from lokipy.store.head import ClosedChunk, StreamHead
+from lokipy.store.head import ClosedChunk, FlushReason, StreamHead
 from lokipy.store.index import ChunkRef, StreamInfo, TenantIndex, decode_segment, encode_segment
 from lokipy.store.objstore import LocalObjectStore, MemoryObjectStore, ObjectStore
 from lokipy.store.wal import (
@@ -196,9 +196,9 @@ class Store:
         self.stats.bytes_received += s.byte_size()
         self.stats.duplicates += res.duplicates
         if head.should_close(self.config.ingester.chunk_target_size):
-            self._close_head(info, "full")
+            self._close_head(info, FlushReason.FULL)
 
-    def _close_head(self, info: StreamInfo, reason: str, drop_head: bool = False) -> None:
+    def _close_head(self, info: StreamInfo, reason: FlushReason, drop_head: bool = False) -> None:
         """Move everything the head holds into a pending chunk (lock held)."""
         head = info.head
         if head is None:
@@ -227,7 +227,7 @@ class Store:
             except Exception:  # noqa: BLE001 - the flusher must survive any bug and retry
                 log.exception("unexpected error in the flush loop")
 
-    def flush(self, reason: str | None = "forced") -> int:
+    def flush(self, reason: FlushReason | None = FlushReason.FORCED) -> int:
         """Close heads that are due (or all of them, with a reason) and write pending chunks.
 
         Returns the number of chunks written.
@@ -248,13 +248,13 @@ class Store:
                         continue
                     due = reason
                     if due is None and now - head.last_append_ns > ing.chunk_idle_period:
-                        due = "idle"
+                        due = FlushReason.IDLE
                     elif due is None and now - head.first_append_ns > ing.max_chunk_age:
-                        due = "max_age"
+                        due = FlushReason.MAX_AGE
                     elif due is None and oldest_pin is not None and head.pin == oldest_pin:
-                        due = "wal_size"
+                        due = FlushReason.WAL_SIZE
                     if due is not None:
-                        self._close_head(info, due, drop_head=(due == "idle"))
+                        self._close_head(info, due, drop_head=(due is FlushReason.IDLE))
             pending = [
                 c for index in self._tenants.values() for info in index.streams.values() for c in info.pending
             ]
@@ -634,7 +634,7 @@ class Store:
         if self._flusher is not None:
             self._flusher.join()
         if self.config.data_dir is not None:
-            self.flush(reason="shutdown")
+            self.flush(reason=FlushReason.SHUTDOWN)
         with self._lock:
             self._closed = True
             if self.wal is not None:
