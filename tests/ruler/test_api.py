@@ -159,3 +159,12 @@ def test_api_absent_when_disabled(tmp_path: Path) -> None:
     with ThreadServer(app) as server, HTTP(base_url=server.url) as client:
         assert client.get("/prometheus/api/v1/rules").status_code == 404
     store.close()
+
+
+def test_ruler_metrics_appear_on_metrics(env: tuple[HTTP, Ruler, LogStore]) -> None:
+    client, ruler, _ = env
+    assert client.post("/loki/api/v1/rules/ns", content=GROUP).status_code == 202
+    ruler.sync()
+    text = client.get("/metrics").text
+    assert "# TYPE loki_prometheus_rule_evaluations_total counter" in text
+    assert 'loki_prometheus_rule_evaluations_total{rule_group="ns;ssh",user="fake"}' in text
