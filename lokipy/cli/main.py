@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from lokipy.cli import sink_wait
 from lokipy.model.errors import LokipyError
 
 
@@ -19,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="listen port (default: 3100)")
     serve.add_argument("--config", "-config.file", dest="config", default=None, help="YAML config file")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--sink", action="store_true", help="count pushes, store nothing (shipper benchmarks)")
+    sink_wait.add_parser(sub)
     return parser
 
 
@@ -35,13 +38,21 @@ def serve(args: argparse.Namespace) -> int:
         http_listen_address=args.host,
         http_listen_port=args.port,
     )
-    if config.data_dir is None:
+    sink = None
+    if args.sink:  # nothing is stored: an in-memory store answers the read API, empty
+        from dataclasses import replace
+
+        from lokipy.sink import Sink
+
+        sink = Sink(max_decompressed_bytes=config.server.max_decompressed_size)
+        config = replace(config, data_dir=None)
+    elif config.data_dir is None:
         from dataclasses import replace
         from pathlib import Path
 
         config = replace(config, data_dir=Path("data"))
     logstore = LogStore(config=config)
-    app = create_app(logstore, config)
+    app = create_app(logstore, config, sink=sink)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -56,7 +67,7 @@ def serve(args: argparse.Namespace) -> int:
         "lokipy listening on http://%s:%d, data in %s",
         config.server.http_listen_address,
         config.server.http_listen_port,
-        config.data_dir,
+        "nowhere (sink mode)" if sink is not None else config.data_dir,
     )
     try:
         server.run()
@@ -75,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(args)
+        if args.command == "sink-wait":
+            return sink_wait.run(args)
     except LokipyError as err:
         print(f"lokipy: {err}", file=sys.stderr)
         return 2
