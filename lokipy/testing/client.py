@@ -163,7 +163,8 @@ class LokiTestClient:
         end = time.time_ns() + DEFAULT_LOOKAHEAD_NS if end is None else end
         start = end - DEFAULT_LOOKBACK_NS if start is None else start
         step = default_step_ns(start, end) if step is None else step
-        return parse_data(self._range_data(logql, start, end, step, limit, direction, tenant or self.tenant))
+        data = self._range_data(logql, start, end, step, limit, direction, tenant or self.tenant)
+        return parse_data(data, direction)
 
     def query_instant(
         self,
@@ -179,7 +180,7 @@ class LokiTestClient:
 
         self.flush_handlers()
         ts = time.time_ns() if time_ns is None else time_ns
-        return parse_data(self._instant_data(logql, ts, limit, direction, tenant or self.tenant))
+        return parse_data(self._instant_data(logql, ts, limit, direction, tenant or self.tenant), direction)
 
     def lines(self, logql: str, **kwargs: Any) -> list[str]:
         return self.query(logql, **kwargs).lines
@@ -316,7 +317,7 @@ class LokiTestClient:
             sel = str(Labels.from_map(labels))
             try:
                 res = self.query(sel, limit=max_lines, direction="backward", tenant=tenant)
-                entries = res.entries
+                entries = list(reversed(res.entries))  # newest N, shown oldest first
             except Exception as err:
                 out.append(f"  {sel}: (query failed: {err})")
                 continue

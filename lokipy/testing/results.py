@@ -63,13 +63,15 @@ class QueryResult:
     streams: tuple[LogStream, ...] = ()
     series: tuple[Series, ...] = ()
     scalar: float | None = None
+    direction: str = "forward"
     data: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def entries(self) -> list[LogEntry]:
-        """Every entry of every stream, oldest first (ties keep stream order)."""
+        """Every entry of every stream in the query's direction: oldest first for forward,
+        newest first for backward (ties keep stream order)."""
         out = [e for s in self.streams for e in s.entries]
-        out.sort(key=lambda e: e.ts)
+        out.sort(key=lambda e: e.ts, reverse=self.direction == "backward")
         return out
 
     @property
@@ -115,13 +117,13 @@ def _values(raw: list[Any], labels: Mapping[str, str]) -> tuple[LogEntry, ...]:
     return tuple(out)
 
 
-def parse_data(data: Mapping[str, Any]) -> QueryResult:
+def parse_data(data: Mapping[str, Any], direction: str = "forward") -> QueryResult:
     """Build a :class:`QueryResult` from Loki's ``data`` object (any result type)."""
     kind = data.get("resultType", "")
     result = data.get("result") or []
     if kind == "streams":
         streams = tuple(LogStream(dict(s["stream"]), _values(s["values"], dict(s["stream"]))) for s in result)
-        return QueryResult(kind, streams=streams, data=data)
+        return QueryResult(kind, streams=streams, direction=direction, data=data)
     if kind == "matrix":
         series = tuple(
             Series(dict(s["metric"]), tuple((float(t), float(v)) for t, v in s["values"])) for s in result
