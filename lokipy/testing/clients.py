@@ -6,7 +6,7 @@
 * :class:`HTTPClient` talks to any lokipy (or Loki) over its HTTP API with the standard library:
   protobuf+snappy pushes, as promtail sends them, and ``/loki/api/v1/query_range``.
 * :class:`LokipyServer` is a real server on an ephemeral 127.0.0.1 port: uvicorn in a thread
-  over an in-memory store.
+  over an in-memory store, or in sink mode (``sink=True``) counting pushes without storing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from lokipy.logstore import LogStore
 from lokipy.model.entry import PushRequest
 from lokipy.model.errors import LokipyError
 from lokipy.model.querier import Direction
+from lokipy.sink.counter import Sink
 from lokipy.testing.client import LokiQueryError, LokiTestClient, PushRejected
 from lokipy.wire import encode_push_proto
 
@@ -33,16 +34,20 @@ CATEGORIZE = "categorize-labels"
 class LokipyServer:
     """A lokipy HTTP server over an in-memory store, listening on 127.0.0.1:<ephemeral>."""
 
-    def __init__(self, config: Config | None = None, logstore: LogStore | None = None) -> None:
+    def __init__(
+        self, config: Config | None = None, logstore: LogStore | None = None, *, sink: bool | Sink = False
+    ) -> None:
         self.owns_store = logstore is None
         self.store = logstore if logstore is not None else LogStore(config=config)
+        # Sink mode: pushes are counted by ``self.sink`` and stored nowhere.
+        self.sink: Sink | None = Sink() if sink is True else (sink if isinstance(sink, Sink) else None)
         self._server: Any = None
 
     def start(self) -> LokipyServer:
         from lokipy.api.app import create_app
         from lokipy.testing.server import ThreadServer
 
-        self._server = ThreadServer(create_app(self.store, self.store.config)).start()
+        self._server = ThreadServer(create_app(self.store, self.store.config, sink=self.sink)).start()
         return self
 
     @property
