@@ -9,8 +9,9 @@ Fixtures:
 ``lokipy_server`` (function, over one server per session)
     A real HTTP server on 127.0.0.1:<ephemeral>, started once per session (once per worker
     under pytest-xdist), seen through a client whose tenant (``X-Scope-OrgID``) is unique to
-    the test: tests never see each other's logs. Send ``lokipy_server.headers`` (or pass
-    ``tenant=lokipy_server.tenant`` to the handler) from the code under test.
+    the test: tests never see each other's logs. The server is multi-tenant (Loki's
+    ``auth_enabled: true``): the code under test must send ``lokipy_server.headers`` (or pass
+    ``tenant=lokipy_server.tenant`` to the handler); a request without it gets 401 ``no org id``.
 ``lokipy_server_fn`` (function)
     A server of the test's own, default tenant ``fake`` (what Loki uses when no
     ``X-Scope-OrgID`` is sent): for code that cannot set a tenant.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -64,7 +66,10 @@ def lokipy_store(lokipy_config: Config) -> Iterator[StoreClient]:
 @pytest.fixture(scope="session")
 def lokipy_server_session(lokipy_config: Config) -> Iterator[LokipyServer]:
     # Session scope is per process, so each pytest-xdist worker gets its own server and port.
-    server = LokipyServer(lokipy_config).start()
+    # Multi-tenant, as Loki with auth_enabled: the X-Scope-OrgID header is what isolates tests
+    # (a single-tenant Loki would file everything under "fake", whatever the header says).
+    config = replace(lokipy_config, server=replace(lokipy_config.server, auth_enabled=True))
+    server = LokipyServer(config).start()
     try:
         yield server
     finally:

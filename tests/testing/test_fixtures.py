@@ -177,3 +177,13 @@ def test_server_fn_uses_the_default_tenant(lokipy_server_fn: HTTPClient) -> None
     with urllib.request.urlopen(req) as resp:  # no X-Scope-OrgID at all
         assert resp.status == 204
     lokipy_server_fn.assert_logged('{app="no-tenant"}', "hi", count=1)
+
+
+def test_shared_server_is_multi_tenant_like_loki_with_auth(lokipy_server: HTTPClient) -> None:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(lokipy_server.url + "/loki/api/v1/labels")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req)
+    assert info.value.code == 401 and info.value.read() == b"no org id"
