@@ -7,6 +7,7 @@ docs recognises them; ``docs/operations.md`` lists every key.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ class Limits:
     max_query_length: int = 721 * HOUR_NS
     max_query_series: int = 500
     query_timeout: int = 60 * 10**9
+    retention_period: int = 0  # 0 keeps data forever; applied by the compactor
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,16 @@ class WALConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CompactorConfig:
+    """Loki's ``compactor`` block: merging small chunks and applying retention."""
+
+    compaction_interval: int = 10 * MINUTE_NS
+    retention_enabled: bool = False
+    # Chunks smaller than this (compressed bytes) are merged with their stream's neighbours.
+    min_chunk_size: int = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     http_listen_address: str = "127.0.0.1"
     http_listen_port: int = 3100
@@ -93,6 +105,12 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     ingester: IngesterConfig = field(default_factory=IngesterConfig)
     wal: WALConfig = field(default_factory=WALConfig)
+    compactor: CompactorConfig = field(default_factory=CompactorConfig)
+    # Per-tenant limits (Loki's runtime ``overrides``), each a complete Limits.
+    overrides: Mapping[str, Limits] = field(default_factory=dict)
+
+    def limits_for(self, tenant: str) -> Limits:
+        return self.overrides.get(tenant, self.limits)
 
     def with_limits(self, **changes: Any) -> Config:
         return replace(self, limits=replace(self.limits, **changes))
@@ -100,13 +118,15 @@ class Config:
 
 _DURATION_KEYS = {
     "reject_old_samples_max_age", "creation_grace_period", "max_query_length", "query_timeout",
-    "chunk_idle_period", "max_chunk_age", "flush_check_period",
+    "chunk_idle_period", "max_chunk_age", "flush_check_period", "retention_period",
+    "compaction_interval",
 }  # fmt: skip
 _SECTIONS = {
     "server": ServerConfig,
     "limits_config": Limits,
     "ingester": IngesterConfig,
     "wal": WALConfig,
+    "compactor": CompactorConfig,
 }
 
 
@@ -132,6 +152,14 @@ def _section(cls: type, raw: Any, name: str) -> Any:
     return cls(**{k: _coerce(cls, k, v) for k, v in raw.items()})
 
 
+def _override(base: Limits, values: Any, tenant: str) -> Limits:
+    """A tenant's limits: the global ``limits_config`` with the tenant's keys replaced."""
+    if not values:
+        return base
+    changes = _section(Limits, values, f"overrides.{tenant}")  # validates keys and units
+    return replace(base, **{k: getattr(changes, k) for k in values})
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     """Read a YAML file (Loki-style sections) and apply flag overrides (``data_dir``, ...)."""
     raw: dict[str, Any] = {}
@@ -148,7 +176,14 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         kwargs["server"] = replace(kwargs["server"], auth_enabled=bool(raw["auth_enabled"]))
     if "data_dir" in raw:
         kwargs["data_dir"] = Path(raw["data_dir"])
-    unknown = sorted(set(raw) - set(_SECTIONS) - {"auth_enabled", "data_dir"})
+    tenant_overrides = raw.get("overrides") or {}
+    if not isinstance(tenant_overrides, dict):
+        raise InvalidInput("config section 'overrides' must map tenant ids to limits")
+    kwargs["overrides"] = {
+        str(tenant): _override(kwargs["limits"], values, str(tenant))
+        for tenant, values in tenant_overrides.items()
+    }
+    unknown = sorted(set(raw) - set(_SECTIONS) - {"auth_enabled", "data_dir", "overrides"})
     if unknown:
         raise InvalidInput(f"unknown config key(s): {', '.join(unknown)}")
     cfg = Config(**kwargs)

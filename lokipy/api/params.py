@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import MultiDict
 from starlette.requests import Request
@@ -20,9 +21,10 @@ async def params_of(request: Request) -> MultiDict:
     items = list(request.query_params.multi_items())
     if request.method == "POST":
         ctype = request.headers.get("content-type", "")
-        if ctype.startswith("application/x-www-form-urlencoded") or ctype.startswith("multipart/form-data"):
-            form = await request.form()
-            items.extend((k, v) for k, v in form.multi_items() if isinstance(v, str))
+        if ctype.startswith("application/x-www-form-urlencoded"):
+            # Parsed here rather than with request.form(), which needs python-multipart.
+            body = (await request.body()).decode("utf-8", "replace")
+            items.extend(parse_qsl(body, keep_blank_values=True))
     return MultiDict(items)
 
 

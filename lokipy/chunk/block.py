@@ -233,9 +233,7 @@ def layout(buf: bytes | memoryview) -> Layout:
     size = len(buf)
     if size < HEADER_SIZE + 8:
         raise FormatError(f"block truncated to {size} bytes", 0)
-    fmt, flags, len_width, reserved, count, min_ts, span, raw_bytes, *frames = _HEADER.unpack_from(
-        buf
-    )
+    fmt, flags, len_width, reserved, count, min_ts, span, raw_bytes, *frames = _HEADER.unpack_from(buf)
     ts_len, lens_len, md_raw, md_len, text_len = frames
     if fmt != BlockFormat.V1:
         raise FormatError(f"unknown block format {fmt}", 0)

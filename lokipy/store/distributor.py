@@ -34,12 +34,20 @@ class ValidStream:
     timestamps: list[int]
     lines: list[bytes]
     metadata: list[Metadata] | None
+    _size: int = -1
 
     def byte_size(self) -> int:
-        size = sum(map(len, self.lines))
-        if self.metadata is not None:
-            size += sum(len(n) + len(v) for md in self.metadata for n, v in md)
-        return size
+        """Line plus structured-metadata bytes (what Loki's rate limits count); computed once."""
+        if self._size < 0:
+            size = sum(map(len, self.lines))
+            md = self.metadata
+            if md is not None:
+                if md and md.count(md[0]) == len(md):  # one shared tuple: C-level identity check
+                    size += len(md) * sum(len(n) + len(v) for n, v in md[0])
+                else:
+                    size += sum(len(n) + len(v) for m in md for n, v in m)
+            self._size = size
+        return self._size
 
 
 @dataclass(slots=True)
@@ -85,6 +93,8 @@ class Distributor:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._label_cache: dict[str, Labels] = {}
+        self._label_errors: dict[Labels, str | None] = {}
+        self._label_levels: dict[Labels, str | None] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = Lock()
 
@@ -160,7 +170,12 @@ class Distributor:
         for labels, stream in parsed:
             if len(stream) == 0:
                 continue
-            error = self.stream_label_error(labels)
+            try:
+                error = self._label_errors[labels]
+            except KeyError:
+                if len(self._label_errors) >= _LABEL_CACHE_SIZE:
+                    self._label_errors.clear()
+                error = self._label_errors[labels] = self.stream_label_error(labels)
             if error is not None:
                 out.errors.append(error)
                 out.rejected_entries += len(stream)
@@ -262,7 +277,12 @@ class Distributor:
         """Add ``detected_level`` metadata to entries that lack it (Loki 3.x default)."""
         if not (self.limits.discover_log_levels and self.limits.allow_structured_metadata):
             return metadata
-        from_label = level_from_pairs(labels.pairs)
+        try:
+            from_label = self._label_levels[labels]
+        except KeyError:
+            if len(self._label_levels) >= _LABEL_CACHE_SIZE:
+                self._label_levels.clear()
+            from_label = self._label_levels[labels] = level_from_pairs(labels.pairs)
         if metadata is None and from_label is not None:
             constant: Metadata = ((DETECTED_LEVEL, from_label),)
             return [constant] * len(lines)  # one shared tuple: no per-entry allocation

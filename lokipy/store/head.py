@@ -98,8 +98,8 @@ class StreamHead:
             self.pin = pos
             self.first_append_ns = now
         self.last_append_ns = now
-        if self._fast_path_ok(timestamps, lines, metadata, window):
-            self._extend(timestamps, lines, metadata)
+        if self._fast_path_ok(timestamps):
+            self._extend(timestamps, lines, metadata, timestamps[-1])
             result.accepted = len(timestamps)
             return result
         for i, ts in enumerate(timestamps):
@@ -114,17 +114,18 @@ class StreamHead:
             if self._is_duplicate(ts, line, md):
                 result.duplicates += 1
                 continue
-            self._extend([ts], [line], [md] if md or self.md is not None else None)
+            self._extend([ts], [line], [md] if md or self.md is not None else None, ts)
             result.accepted += 1
         return result
 
-    def _fast_path_ok(
-        self, ts: list[int], lines: list[bytes], md: list[Metadata] | None, window: int | None
-    ) -> bool:
-        """In order, strictly after everything held: no window or duplicate checks needed."""
+    def _fast_path_ok(self, ts: list[int]) -> bool:
+        """Strictly increasing and after everything held: no window or duplicate checks needed.
+
+        Checked with C-level calls (sorted input sorts in one pass), not a Python loop.
+        """
         if self.highest_ts is not None and ts[0] <= self.highest_ts:
             return False
-        return all(a < b for a, b in zip(ts, ts[1:], strict=False))
+        return ts == sorted(ts) and len(set(ts)) == len(ts)
 
     def _is_duplicate(self, ts: int, line: bytes, md: Metadata) -> bool:
         if self.last is not None and self.last == (ts, line, md):
@@ -137,7 +138,8 @@ class StreamHead:
                 return True
         return False
 
-    def _extend(self, ts: list[int], lines: list[bytes], md: list[Metadata] | None) -> None:
+    def _extend(self, ts: list[int], lines: list[bytes], md: list[Metadata] | None, top: int) -> None:
+        """Append entries; ``top`` is the newest timestamp among them."""
         n = len(ts)
         if self.ts and ts[0] < self.ts[-1]:
             self.head_sorted = False
@@ -148,7 +150,6 @@ class StreamHead:
         if self.md is not None:
             self.md.extend(md if md is not None else [()] * n)
         self.head_bytes += sum(map(len, lines))
-        top = max(ts) if not self.head_sorted or n > 1 else ts[0]
         if self.highest_ts is None or top > self.highest_ts:
             self.highest_ts = top
         self.last = (ts[-1], lines[-1], md[-1] if md is not None else ())

@@ -43,6 +43,7 @@ class StreamInfo:
     chunks: list[ChunkRef] = field(default_factory=list)
     pending: list[ClosedChunk] = field(default_factory=list)  # closed, not yet written
     head: StreamHead | None = None
+    keys: set[str] = field(default_factory=set)  # keys of ``chunks``
 
     def overlaps(self, start: int, end: int) -> bool:
         """Could this stream hold entries with ``start <= ts < end``?"""
@@ -75,7 +76,11 @@ class TenantIndex:
         return info
 
     def add_chunk(self, labels: Labels, ref: ChunkRef) -> None:
-        chunks = self.stream(labels).chunks
+        info = self.stream(labels)
+        if ref.key in info.keys:
+            return  # listed by two index segments (an interrupted compaction): one chunk
+        info.keys.add(ref.key)
+        chunks = info.chunks
         chunks.append(ref)
         if len(chunks) > 1 and chunks[-2].min_ts > ref.min_ts:
             chunks.sort(key=lambda r: r.min_ts)

@@ -26,6 +26,7 @@ from lokipy.model.labels import Labels
 from lokipy.model.matchers import LabelMatcher
 from lokipy.model.querier import Direction
 from lokipy.model.stream import stream_id
+from lokipy.store.compactor import CompactionResult, compact
 from lokipy.store.distributor import Distributor, ValidStream, summarise_errors
 from lokipy.store.head import ClosedChunk, StreamHead
 from lokipy.store.index import ChunkRef, StreamInfo, TenantIndex, decode_segment, encode_segment
@@ -70,7 +71,9 @@ class StoreStats:
     chunks_flushed: int = 0
     chunk_bytes_flushed: int = 0
     flush_reasons: dict[str, int] = field(default_factory=dict)
-    corrupt_files: int = 0
+    corrupt_files: int = 0  # found at start-up (quarantined or skipped)
+    corrupt_blocks: int = 0  # met at query time (skipped)
+    compactions: int = 0
 
 
 class Store:
@@ -78,9 +81,12 @@ class Store:
 
     def __init__(self, config: Config, *, start_flusher: bool = True) -> None:
         self.config = config
-        self.distributor = Distributor(config.limits)
+        self._distributors: dict[str, Distributor] = {}
         self.stats = StoreStats()
         self._lock = threading.RLock()
+        # Held from writing an index segment until its refs are registered, and by the
+        # compactor for a whole tenant pass, so compaction never drops a fresh segment.
+        self._index_lock = threading.Lock()
         self._tenants: dict[str, TenantIndex] = {}
         self._chunk_cache: OrderedDict[str, tuple[ChunkReader, int]] = OrderedDict()
         self._chunk_cache_bytes = 0
@@ -110,12 +116,19 @@ class Store:
     def push(self, req: PushRequest, tenant: str, now: int | None = None) -> PushResult:
         """Validate, log to the WAL, append to heads. Raises for whole-request rejections."""
         now = time.time_ns() if now is None else now
-        validated = self.distributor.validate(req, tenant, now)
+        validated = self.distributor(tenant).validate(req, tenant, now)
         result = PushResult(rejected=validated.rejected_entries, errors=list(validated.errors))
         if validated.streams:
             self._append(tenant, validated.streams, now, result)
         self.stats.rejected += result.rejected
         return result
+
+    def distributor(self, tenant: str) -> Distributor:
+        """The tenant's validator, with its own limits (``overrides``) and rate limiter."""
+        found = self._distributors.get(tenant)
+        if found is None:
+            found = self._distributors.setdefault(tenant, Distributor(self.config.limits_for(tenant)))
+        return found
 
     def _append(self, tenant: str, streams: list[ValidStream], now: int, result: PushResult) -> None:
         with self._lock:
@@ -136,7 +149,7 @@ class Store:
         self, tenant: str, index: TenantIndex, streams: list[ValidStream], result: PushResult
     ) -> list[ValidStream]:
         """Loki's active-stream limit: a new stream past ``max_global_streams_per_user`` is refused."""
-        limit = self.config.limits.max_global_streams_per_user
+        limit = self.config.limits_for(tenant).max_global_streams_per_user
         if limit <= 0:
             return streams
         active = sum(1 for info in index.streams.values() if info.head is not None)
@@ -201,9 +214,14 @@ class Store:
 
     def _flush_loop(self) -> None:
         period = self.config.ingester.flush_check_period / 1e9
+        last_compaction = time.monotonic()
         while not self._stop.wait(period):
             try:
                 self.flush(reason=None)
+                if time.monotonic() - last_compaction > self.config.compactor.compaction_interval / 1e9:
+                    last_compaction = time.monotonic()
+                    self.compact()
+                    self.stats.compactions += 1
             except StorageUnavailable as err:
                 log.warning("flush failed, will retry: %s", err)
             except Exception:  # noqa: BLE001 - the flusher must survive any bug and retry
@@ -276,10 +294,18 @@ class Store:
         by_tenant: dict[str, list[tuple[Labels, ChunkRef]]] = {}
         for chunk, row in zip(chunks, rows, strict=True):
             by_tenant.setdefault(chunk.tenant, []).append(row)
-        for tenant, tenant_rows in by_tenant.items():
-            self._index_seq += 1
-            key = f"index/{tenant}/{self._writer_id}-{self._index_seq:08d}"
-            self.objects.put(key, encode_segment(tenant_rows))
+        with self._index_lock:
+            for tenant, tenant_rows in by_tenant.items():
+                self.write_index_segment(tenant, tenant_rows)
+            self._register_flushed(chunks, rows)
+        return len(chunks)
+
+    def write_index_segment(self, tenant: str, rows: list[tuple[Labels, ChunkRef]]) -> None:
+        self._index_seq += 1
+        key = f"index/{tenant}/{self._writer_id}-{self._index_seq:08d}"
+        self.objects.put(key, encode_segment(rows))
+
+    def _register_flushed(self, chunks: list[ClosedChunk], rows: list[tuple[Labels, ChunkRef]]) -> None:
         with self._lock:
             for chunk, (labels, ref) in zip(chunks, rows, strict=True):
                 index = self._tenant(chunk.tenant)
@@ -292,7 +318,6 @@ class Store:
                 if self.wal is not None:
                     self.wal.append(RecordType.FLUSHED, encode_flushed(chunk.tenant, labels, chunk.closed_at))
             self._truncate_wal()
-        return len(chunks)
 
     def _truncate_wal(self) -> None:
         if self.wal is None:
@@ -313,6 +338,11 @@ class Store:
             index = self._tenant(tenant)
             for labels, ref in rows:
                 index.add_chunk(labels, ref)
+
+    def _report_corrupt(self, key: str, err: Exception) -> None:
+        """A corrupt chunk or block met at query time: skipped, logged, counted; the rest is served."""
+        log.error("skipping corrupt data in %s: %s", key, err)
+        self.stats.corrupt_blocks += 1
 
     def _quarantine(self, key: str, err: Exception) -> None:
         log.error("corrupt file %s: %s; moved to quarantine/", key, err)
@@ -353,6 +383,49 @@ class Store:
             index = self._tenants[tenant] = TenantIndex()
         return index
 
+    # --- compaction support -----------------------------------------------------------------
+
+    def compact(self, now: int | None = None) -> CompactionResult:
+        """Merge small chunks and apply retention now (the compactor thread does it periodically)."""
+        return compact(self, now)
+
+    def chunk_refs(self, tenant: str) -> dict[Labels, list[ChunkRef]]:
+        with self._lock:
+            index = self._tenants.get(tenant)
+            if index is None:
+                return {}
+            return {ls: list(info.chunks) for ls, info in index.streams.items() if info.chunks}
+
+    def replace_chunk_refs(
+        self, tenant: str, removed: dict[Labels, list[ChunkRef]], added: dict[Labels, list[ChunkRef]]
+    ) -> int:
+        """Swap chunk references in memory; returns how many streams became empty and went away."""
+        gone = 0
+        with self._lock:
+            index = self._tenant(tenant)
+            for labels, refs in removed.items():
+                info = index.streams.get(labels)
+                if info is None:
+                    continue
+                keys = {r.key for r in refs}
+                info.chunks = [r for r in info.chunks if r.key not in keys]
+                info.keys -= keys
+            for labels, refs in added.items():
+                for ref in refs:
+                    index.add_chunk(labels, ref)
+            for labels in removed:
+                info = index.streams.get(labels)
+                if info is not None and not info.chunks and not info.pending and info.head is None:
+                    index.remove_stream(labels)
+                    gone += 1
+        return gone
+
+    def forget_chunk(self, key: str) -> None:
+        with self._lock:
+            cached = self._chunk_cache.pop(key, None)
+            if cached is not None:
+                self._chunk_cache_bytes -= cached[1]
+
     # --- reading ----------------------------------------------------------------------------
 
     def tenants(self) -> list[str]:
@@ -380,7 +453,11 @@ class Store:
         if direction is Direction.BACKWARD:
             clusters.reverse()
         for cluster in clusters:
-            batch = cluster[0][2]() if len(cluster) == 1 else _merge([s[2]() for s in cluster])
+            try:
+                batch = cluster[0][2]() if len(cluster) == 1 else merge_batches([s[2]() for s in cluster])
+            except CorruptData as err:
+                self._report_corrupt(err.path or f"stream {labels}", err)
+                continue
             batch = _slice(batch, start, end)
             if len(batch):
                 yield batch
@@ -399,7 +476,13 @@ class Store:
                 blocks.extend(cut)
         sources: list[_Source] = []
         for ref in refs:
-            reader = self._reader(ref.key)
+            try:
+                reader = self._reader(ref.key)
+            except NotFound:
+                continue  # deleted by compaction after this query listed it: merged elsewhere
+            except CorruptData as err:
+                self._report_corrupt(ref.key, err)
+                continue
             for i, meta in enumerate(reader.metas):
                 if meta.min_ts < end and meta.max_ts >= start:
                     sources.append((meta.min_ts, meta.max_ts, _block_loader(reader, i)))
@@ -558,7 +641,7 @@ def _clusters(sources: list[_Source]) -> list[list[_Source]]:
     return clusters
 
 
-def _merge(batches: list[EntryBatch]) -> EntryBatch:
+def merge_batches(batches: list[EntryBatch]) -> EntryBatch:
     """Merge overlapping batches by time, dropping exact duplicates (ts, line, metadata)."""
 
     def entries(n: int, b: EntryBatch):  # type: ignore[no-untyped-def]

@@ -331,3 +331,20 @@ def test_replayed_fixture_bodies_read_back_as_their_sidecars_say(fresh_server: S
     for key in expected:
         expected[key].sort(key=lambda e: (int(e[0]),))  # type: ignore[arg-type]
     assert got == expected
+
+
+def test_form_post_query_as_curl_sends_it(server: Server) -> None:
+    run = uniq()
+    t = time.time_ns()
+    server.http.post(
+        "/loki/api/v1/push",
+        content=json_body({"run": run}, [[str(t), "via form"]]),
+        headers={"Content-Type": "application/json"},
+    )
+    resp = server.http.post(
+        "/loki/api/v1/query_range",
+        content=f"query=%7Brun%3D%22{run}%22%7D&start=0&end={2**62}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["data"]["result"][0]["values"] == [[str(t), "via form"]]
