@@ -217,8 +217,9 @@ class Sink:
         c.duplicates += self._duplicates(sid, ts, lines, md)
 
     def _duplicates(self, sid: int, ts: list[int], lines: list[bytes], md: Any) -> int:
-        cols = (repeat(sid), ts, lines) if md is None else (repeat(sid), ts, lines, md)
-        hashes = list(map(hash, zip(*cols, strict=False)))
+        # Same tuple shape with or without metadata, so an entry without any hashes alike
+        # whether or not its batch carried metadata for other entries.
+        hashes = list(map(hash, zip(repeat(sid), ts, lines, repeat(()) if md is None else md, strict=False)))
         fresh = set(hashes)
         fresh -= self._seen_new
         fresh -= self._seen_old
