@@ -1,14 +1,16 @@
 """Sink-mode routes: the push endpoints count and answer 204, nothing is stored.
 
 ``GET /sink/stats`` (``?streams=false`` drops the per-stream detail, ``?tenant=`` picks one),
-``POST /sink/reset`` (answers the stats just before the reset) and ``GET /sink/metrics``
-(``lokipy_sink_*`` in Prometheus text). Installed ahead of the normal push routes by
-``create_app(..., sink=Sink())``, so they answer first.
+``POST /sink/reset`` (answers the stats just before the reset), ``GET /sink/metrics``
+(``lokipy_sink_*`` in Prometheus text) and ``GET /metrics`` (the server's own metrics, when
+``lokipy.api.metrics`` provides them, followed by ``lokipy_sink_*``). Installed ahead of the
+normal routes by ``create_app(..., sink=Sink())``, so they answer first.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
 from lokipy.api.push import read_body
@@ -17,6 +19,8 @@ from lokipy.api.state import AppState
 from lokipy.api.tenant import tenant_of
 from lokipy.sink.counter import Sink
 from lokipy.sink.metrics import render_metrics
+
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -60,7 +64,18 @@ def sink_router(sink: Sink) -> APIRouter:
         return LokiJSON(sink.reset())
 
     @router.get("/sink/metrics")
-    async def metrics() -> Response:
-        return PlainTextResponse(render_metrics(sink), media_type="text/plain; version=0.0.4; charset=utf-8")
+    async def sink_metrics() -> Response:
+        return PlainTextResponse(render_metrics(sink), media_type=METRICS_TYPE)
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        # Ahead of the server's own /metrics (when lokipy.api.metrics exists): its text, then ours.
+        try:
+            from lokipy.api.metrics import render  # type: ignore[attr-defined,unused-ignore]
+        except ImportError:
+            base = ""
+        else:
+            base = await run_in_threadpool(render, request.app.state.lokipy)
+        return PlainTextResponse(base + render_metrics(sink), media_type=METRICS_TYPE)
 
     return router

@@ -109,6 +109,8 @@ def test_reset_returns_the_old_counts_and_metrics_show_them(server: SinkServer) 
     metrics = server.http.get("/sink/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert 'lokipy_sink_lines_total{tenant="m"} 4' in metrics.text
+    main_metrics = server.http.get("/metrics")  # the server's metrics, with the sink's appended
+    assert main_metrics.status_code == 200 and 'lokipy_sink_lines_total{tenant="m"} 4' in main_metrics.text
     before = server.http.post("/sink/reset").json()
     assert before["totals"]["lines"] == 4
     assert server.http.get("/sink/stats").json()["totals"]["lines"] == 0
