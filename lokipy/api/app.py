@@ -14,23 +14,17 @@ from lokipy.api.responses import LokiJSON
 from lokipy.api.state import AppState
 from lokipy.config import Config, as_dict
 from lokipy.logstore import LogStore
-from lokipy.sink.counter import Sink
 
 # Clients read ``version`` to decide which features a Loki has; report the Loki release whose
 # API lokipy follows, and our own version beside it.
 LOKI_COMPAT_VERSION = "3.5.0"
 
 
-def create_app(logstore: LogStore, config: Config | None = None, *, sink: Sink | None = None) -> FastAPI:
+def create_app(logstore: LogStore, config: Config | None = None) -> FastAPI:
     config = config or logstore.config
     app = FastAPI(title="lokipy", version=__version__, docs_url=None, redoc_url=None)
     app.state.lokipy = AppState(logstore=logstore, config=config, started_ns=time.time_ns())
     errors.install(app)
-    if sink is not None:  # sink mode: its push routes come first, so they answer and store nothing
-        from lokipy.api.sink import sink_router
-
-        app.state.lokipy.extra["sink"] = sink  # /metrics appends render_metrics(sink)
-        app.include_router(sink_router(sink))
     app.include_router(push.router)
     app.include_router(query.router)
 

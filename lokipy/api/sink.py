@@ -4,12 +4,12 @@
 ``POST /sink/reset`` (answers the stats just before the reset), ``GET /sink/metrics``
 (``lokipy_sink_*`` in Prometheus text) and ``GET /metrics`` (the server's own metrics, when
 ``lokipy.api.metrics`` provides them, followed by ``lokipy_sink_*``). Installed ahead of the
-normal routes by ``create_app(..., sink=Sink())``, so they answer first.
+normal routes by :func:`install_sink`, so they answer first.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
@@ -79,3 +79,12 @@ def sink_router(sink: Sink) -> APIRouter:
         return PlainTextResponse(base + render_metrics(sink), media_type=METRICS_TYPE)
 
     return router
+
+
+def install_sink(app: FastAPI, sink: Sink) -> FastAPI:
+    """Put ``app`` in sink mode: the sink's routes go *ahead* of every route ``create_app``
+    registered (Starlette matches in order), so pushes are counted and never stored, whatever
+    order ``create_app`` includes its own routers in."""
+    app.state.lokipy.extra["sink"] = sink
+    app.router.routes[:0] = sink_router(sink).routes
+    return app

@@ -40,13 +40,9 @@ def serve(args: argparse.Namespace) -> int:
         http_listen_address=args.host,
         http_listen_port=args.port,
     )
-    sink = None
     if args.sink:  # nothing is stored: an in-memory store answers the read API, empty
         from dataclasses import replace
 
-        from lokipy.sink import Sink
-
-        sink = Sink(max_decompressed_bytes=config.server.max_decompressed_size)
         config = replace(config, data_dir=None)
     elif config.data_dir is None:
         from dataclasses import replace
@@ -54,7 +50,12 @@ def serve(args: argparse.Namespace) -> int:
 
         config = replace(config, data_dir=Path("data"))
     logstore = LogStore(config=config)
-    app = create_app(logstore, config, sink=sink)
+    app = create_app(logstore, config)
+    if args.sink:
+        from lokipy.api.sink import install_sink
+        from lokipy.sink import Sink
+
+        install_sink(app, Sink(max_decompressed_bytes=config.server.max_decompressed_size))
     # A long-lived server allocates many short-lived objects per push; freezing start-up
     # objects and raising the first GC threshold cut cyclic-GC pauses on the push path.
     gc.freeze()
@@ -73,7 +74,7 @@ def serve(args: argparse.Namespace) -> int:
         "lokipy listening on http://%s:%d, data in %s",
         config.server.http_listen_address,
         config.server.http_listen_port,
-        "nowhere (sink mode)" if sink is not None else config.data_dir,
+        "nowhere (sink mode)" if args.sink else config.data_dir,
     )
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; this
     # handler turns that into SystemExit so the store below is flushed and closed.

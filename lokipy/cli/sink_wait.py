@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tenant", default=None, help="count only this tenant (default: all)")
     p.add_argument("--interval", type=float, default=0.1, help="poll interval in seconds")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(log_level="warning")
+    p.set_defaults(func=run, log_level="warning")
 
 
 def run(args: argparse.Namespace) -> int:

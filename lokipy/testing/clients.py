@@ -47,7 +47,12 @@ class LokipyServer:
         from lokipy.api.app import create_app
         from lokipy.testing.server import ThreadServer
 
-        self._server = ThreadServer(create_app(self.store, self.store.config, sink=self.sink)).start()
+        app = create_app(self.store, self.store.config)
+        if self.sink is not None:
+            from lokipy.api.sink import install_sink
+
+            install_sink(app, self.sink)
+        self._server = ThreadServer(app).start()
         return self
 
     @property

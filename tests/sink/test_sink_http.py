@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from lokipy.api.app import create_app
+from lokipy.api.sink import install_sink
 from lokipy.handler import LokiHandler
 from lokipy.logstore import LogStore
 from lokipy.model.entry import PushRequest, PushStream
@@ -29,7 +30,7 @@ class SinkServer:
 def server() -> Iterator[SinkServer]:
     store = LogStore()
     sink = Sink()
-    with ThreadServer(create_app(store, sink=sink)) as srv:
+    with ThreadServer(install_sink(create_app(store), sink)) as srv:
         s = SinkServer(srv.url, sink, store)
         yield s
         s.http.close()
