@@ -29,12 +29,16 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pytest
 
-from lokipy.config import Config
-from lokipy.logstore import LogStore
-from lokipy.testing.clients import HTTPClient, LokipyServer, StoreClient
+if TYPE_CHECKING:
+    from lokipy.config import Config
+    from lokipy.testing.clients import HTTPClient, LokipyServer, StoreClient
+
+# lokipy itself is imported inside the fixtures: this module is loaded by every pytest session
+# of an environment where lokipy is installed, used or not, and must cost next to nothing.
 
 _TENANT_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _counter = itertools.count(1)
@@ -49,11 +53,16 @@ def tenant_for(node: pytest.Item | None) -> str:
 
 @pytest.fixture(scope="session")
 def lokipy_config() -> Config:
+    from lokipy.config import Config
+
     return Config()
 
 
 @pytest.fixture
 def lokipy_store(lokipy_config: Config) -> Iterator[StoreClient]:
+    from lokipy.logstore import LogStore
+    from lokipy.testing.clients import StoreClient
+
     store = LogStore(config=lokipy_config)
     client = StoreClient(store)
     try:
@@ -68,6 +77,8 @@ def lokipy_server_session(lokipy_config: Config) -> Iterator[LokipyServer]:
     # Session scope is per process, so each pytest-xdist worker gets its own server and port.
     # Multi-tenant, as Loki with auth_enabled: the X-Scope-OrgID header is what isolates tests
     # (a single-tenant Loki would file everything under "fake", whatever the header says).
+    from lokipy.testing.clients import LokipyServer
+
     config = replace(lokipy_config, server=replace(lokipy_config.server, auth_enabled=True))
     server = LokipyServer(config).start()
     try:
@@ -89,6 +100,8 @@ def lokipy_server(
 
 @pytest.fixture
 def lokipy_server_fn(lokipy_config: Config) -> Iterator[HTTPClient]:
+    from lokipy.testing.clients import HTTPClient, LokipyServer
+
     server = LokipyServer(lokipy_config).start()
     client = HTTPClient(server.url, "fake")
     try:

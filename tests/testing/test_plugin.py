@@ -123,3 +123,24 @@ def test_each_xdist_worker_runs_its_own_server(suite: pytest.Pytester, tmp_path:
     assert sorted(by_worker) == ["gw0", "gw1"], by_worker
     assert all(len(urls) == 1 for urls in by_worker.values()), by_worker
     assert by_worker["gw0"] != by_worker["gw1"]
+
+
+def test_loading_the_plugin_imports_nothing_heavy() -> None:
+    """Installed, the plugin loads in every pytest session of the environment: it must not
+    import the store or the web framework until a fixture is used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lokipy.testing.plugin, lokipy.testing; "
+        "heavy = [m for m in ('lokipy.logstore', 'lokipy.store.store', 'fastapi', 'uvicorn') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
