@@ -91,6 +91,8 @@ def lokipy_server_session(lokipy_config: Config) -> Iterator[LokipyServer]:
 def lokipy_server(
     lokipy_server_session: LokipyServer, request: pytest.FixtureRequest
 ) -> Iterator[HTTPClient]:
+    from lokipy.testing.clients import HTTPClient
+
     client = HTTPClient(lokipy_server_session.url, tenant_for(request.node))
     try:
         yield client
