@@ -133,9 +133,7 @@ Block = tuple[list[int], list[bytes]]
 StreamKey = tuple[str, str, str]
 
 
-def make_corpus(
-    target_bytes: int, seed: int = 20240601
-) -> tuple[list[Block], list[StreamKey], bytes, int]:
+def make_corpus(target_bytes: int, seed: int = 20240601) -> tuple[list[Block], list[StreamKey], bytes, int]:
     """Per-stream ~256 KiB blocks with their stream keys, the raw text in time order
     (newline-terminated, as ``zstd -3 file`` would see it), and the line count."""
     rng = random.Random(seed)
@@ -171,13 +169,17 @@ def make_corpus(
 
 
 def _median_time(fn: Callable[[], object], runs: int) -> float:
-    """Median wall time of ``runs`` runs after one warm-up."""
+    """Median CPU time of ``runs`` runs after one warm-up.
+
+    CPU time, not wall time: the figures are single-core throughputs, and on a shared machine
+    wall time mostly measures the neighbours (ratios to the same-run floors hold either way).
+    """
     fn()
     times = []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return statistics.median(times)
 
 

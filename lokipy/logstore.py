@@ -14,7 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lokipy.config import Config
+from lokipy.config import Config, Limits
+from lokipy.logql.engine import Engine, QueryLimits
+from lokipy.logql.results import QueryResult, to_loki_data
 from lokipy.model.entry import Entry, Metadata, PushRequest, PushStream, StreamEntries
 from lokipy.model.errors import InvalidInput
 from lokipy.model.labels import Labels
@@ -49,7 +51,7 @@ class LogStore:
         self.config = config
         self.tenant = tenant
         self.store = Store(config)
-        self._engine: Any = None
+        self._engines: dict[Limits, Engine] = {}
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -185,6 +187,49 @@ class LogStore:
 
     # --- LogQL ------------------------------------------------------------------------------
 
+    def query_range(
+        self,
+        query: str,
+        start: int | None = None,
+        end: int | None = None,
+        step: int | None = None,
+        *,
+        limit: int = 100,
+        direction: Direction | str = Direction.BACKWARD,
+        interval: int = 0,
+        tenant: str | None = None,
+    ) -> QueryResult:
+        """Run a LogQL range query (log or metric) over ``[start, end]`` (unix ns).
+
+        Defaults as Loki's ``/query_range``: the last hour, ``step`` = range / 250 (≥ 1 s).
+        Returns typed results: ``Streams``, ``Matrix``, ``Vector`` or ``Scalar`` in ``.value``.
+        """
+        end = time.time_ns() if end is None else end
+        start = end - HOUR_NS if start is None else start
+        if step is None:
+            step = max((end - start) // 250 // 10**9 * 10**9, 10**9)
+        tenant = tenant or self.tenant
+        return self._engine_for(tenant).query_range(
+            tenant, query, start, end, step, limit=limit,
+            direction=Direction(str(direction).lower()), interval=interval,
+        )  # fmt: skip
+
+    def query(
+        self,
+        query: str,
+        time_ns: int | None = None,
+        *,
+        limit: int = 100,
+        direction: Direction | str = Direction.BACKWARD,
+        tenant: str | None = None,
+    ) -> QueryResult:
+        """Run a LogQL instant query (metric queries only, as in Loki ≥ 3.2) at ``time_ns``."""
+        ts = time.time_ns() if time_ns is None else time_ns
+        tenant = tenant or self.tenant
+        return self._engine_for(tenant).query_instant(
+            tenant, query, ts, limit=limit, direction=Direction(str(direction).lower())
+        )
+
     def query_range_data(
         self,
         query: str,
@@ -199,8 +244,10 @@ class LogStore:
         encoding_flags: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Loki's ``data`` object for a range query (what ``/query_range`` returns)."""
-        streams = self.select(query, start, end, limit=limit, direction=direction, tenant=tenant)
-        return _streams_data(streams, "categorize-labels" in encoding_flags)
+        result = self.query_range(
+            query, start, end, step, limit=limit, direction=direction, interval=interval, tenant=tenant
+        )
+        return _data(result, encoding_flags)
 
     def query_instant_data(
         self,
@@ -212,10 +259,22 @@ class LogStore:
         tenant: str | None = None,
         encoding_flags: Sequence[str] = (),
     ) -> dict[str, Any]:
-        raise InvalidInput(
-            "log queries are not supported as an instant query type, please change your query "
-            "to a range query type"
-        )
+        result = self.query(query, ts, limit=limit, direction=direction, tenant=tenant)
+        return _data(result, encoding_flags)
+
+    def _engine_for(self, tenant: str) -> Engine:
+        limits = self.config.limits_for(tenant)
+        engine = self._engines.get(limits)
+        if engine is None:
+            engine = self._engines[limits] = Engine(
+                self.store,
+                QueryLimits(
+                    max_entries_limit_per_query=limits.max_entries_limit_per_query,
+                    max_query_series=limits.max_query_series,
+                    max_query_length=limits.max_query_length,
+                ),
+            )
+        return engine
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -241,36 +300,7 @@ def _range(start: int | None, end: int | None) -> tuple[int, int]:
     return (end - 6 * HOUR_NS if start is None else start), end
 
 
-# --- query results as Loki's JSON ``data`` (used by the HTTP API) ---------------------------
-
-
-def _streams_data(streams: list[StreamEntries], categorize: bool) -> dict[str, Any]:
-    """Loki's ``streams`` result; without categorize-labels, metadata joins the stream labels."""
-    result: list[dict[str, Any]] = []
-    if categorize:
-        for s in streams:
-            values = []
-            for e in s.entries:
-                extra = {"structuredMetadata": dict(e.metadata)} if e.metadata else {}
-                values.append([str(e.ts), e.line.decode("utf-8", "replace"), extra])
-            result.append({"stream": s.labels.as_dict(), "values": values})
-    else:
-        grouped: dict[Labels, list[list[str]]] = {}
-        for s in streams:
-            for e in s.entries:
-                labels = Labels([*s.labels.pairs, *e.metadata]) if e.metadata else s.labels
-                grouped.setdefault(labels, []).append([str(e.ts), e.line.decode("utf-8", "replace")])
-        for labels in sorted(grouped, key=str):
-            result.append({"stream": labels.as_dict(), "values": grouped[labels]})
-    data: dict[str, Any] = {"resultType": "streams"}
-    if categorize:
-        data["encodingFlags"] = ["categorize-labels"]
-    data["result"] = result
-    data["stats"] = {
-        "summary": {
-            "execTime": 0.0,
-            "queueTime": 0.0,
-            "totalEntriesReturned": sum(len(r["values"]) for r in result),
-        }
-    }
-    return data
+def _data(result: QueryResult, encoding_flags: Sequence[str]) -> dict[str, Any]:
+    """Loki's JSON ``data``; ``encodingFlags`` is echoed when the client sent any."""
+    flags = list(encoding_flags)
+    return to_loki_data(result, categorize_labels="categorize-labels" in flags, encoding_flags=flags or None)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import yaml
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import PlainTextResponse, Response
 
 from lokipy import __version__
-from lokipy.api import errors, push, query
+from lokipy.api import errors, metrics, push, query, tail, volume
 from lokipy.api.responses import LokiJSON
 from lokipy.api.state import AppState
 from lokipy.config import Config, as_dict
@@ -20,13 +21,25 @@ from lokipy.logstore import LogStore
 LOKI_COMPAT_VERSION = "3.5.0"
 
 
-def create_app(logstore: LogStore, config: Config | None = None) -> FastAPI:
+# Every route lives in a router of its own module; extensions pass theirs to ``create_app``.
+ROUTERS: tuple[APIRouter, ...] = (push.router, query.router, volume.router, tail.router)
+
+
+def create_app(
+    logstore: LogStore,
+    config: Config | None = None,
+    *,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The HTTP app: Loki's routes, ``/metrics`` with request timing, then ``routers``."""
     config = config or logstore.config
     app = FastAPI(title="lokipy", version=__version__, docs_url=None, redoc_url=None)
     app.state.lokipy = AppState(logstore=logstore, config=config, started_ns=time.time_ns())
+    app.state.lokipy.extra["tail"] = tail.TailHub()
     errors.install(app)
-    app.include_router(push.router)
-    app.include_router(query.router)
+    metrics.install(app)
+    for router in (*ROUTERS, *routers):
+        app.include_router(router)
 
     @app.get("/ready")
     async def ready(request: Request) -> Response:
@@ -56,10 +69,5 @@ def create_app(logstore: LogStore, config: Config | None = None) -> FastAPI:
             yaml.safe_dump(as_dict(state.config), sort_keys=False),
             media_type="text/plain; charset=utf-8",
         )
-
-    @app.api_route("/loki/api/v2alpha/tail", methods=["GET"])
-    async def v2alpha_tail() -> Response:
-        # Older Grafana switched to this endpoint on a 400; a 404 keeps it on v1.
-        return PlainTextResponse("404 page not found\n", status_code=404)
 
     return app

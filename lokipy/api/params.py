@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import MultiDict
 from starlette.requests import Request
 
-from lokipy.model.errors import InvalidInput
+from lokipy.model.errors import InvalidInput, LogQLParseError
+from lokipy.model.matchers import LabelMatcher
 from lokipy.model.querier import Direction
+from lokipy.model.selector import parse_selector
 from lokipy.model.timeparse import parse_prometheus_duration, parse_step, parse_timestamp
 
 HOUR_NS = 3600 * 10**9
 
 
 async def params_of(request: Request) -> MultiDict:
-    """URL query merged with an urlencoded form body (Loki registers GET and POST)."""
+    """URL query merged with an urlencoded form body (Loki registers GET and POST).
+
+    Parsed here rather than with ``request.form()``, which needs python-multipart; Loki's
+    ``ParseForm`` reads urlencoded bodies only, so that is all this accepts too.
+    """
     items = list(request.query_params.multi_items())
     if request.method == "POST":
         ctype = request.headers.get("content-type", "")
-        if ctype.startswith("application/x-www-form-urlencoded"):
-            # Parsed here rather than with request.form(), which needs python-multipart.
-            body = (await request.body()).decode("utf-8", "replace")
-            items.extend(parse_qsl(body, keep_blank_values=True))
+        if ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            body = await request.body()
+            try:
+                items.extend(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            except (UnicodeDecodeError, ValueError) as err:
+                raise InvalidInput(f"invalid form body: {err}") from None
     return MultiDict(items)
 
 
@@ -91,6 +100,79 @@ def step_param(params: MultiDict, start: int, end: int) -> int:
             "Try increasing the value of the step parameter"
         )
     return step
+
+
+def format_go_duration(ns: int) -> str:
+    """Go's ``time.Duration.String()`` for whole-ish durations: ``721h0m0s``, ``1m30s``, ``1.5s``."""
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 10**9:
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if ns >= size:
+                return sign + _trim(ns / size) + unit
+    hours, rest = divmod(ns, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    secs = _trim(rest / 10**9)
+    if hours:
+        return f"{sign}{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{sign}{minutes}m{secs}s"
+    return f"{sign}{secs}s"
+
+
+def _trim(value: float) -> str:
+    return f"{value:.9f}".rstrip("0").rstrip(".")
+
+
+def check_query_length(tr: TimeRange, max_length: int) -> None:
+    """Loki's ``max_query_length`` (0 disables it)."""
+    if max_length and tr.end - tr.start > max_length:
+        raise InvalidInput(
+            f"the query time range exceeds the limit (query length: "
+            f"{format_go_duration(tr.end - tr.start)}, limit: {format_go_duration(max_length)})"
+        )
+
+
+def check_entries_limit(query: str, limit: int, max_entries: int) -> None:
+    """``max_entries_limit_per_query`` applies to log queries, which always open with ``{``."""
+    if max_entries and limit > max_entries and query.lstrip().startswith("{"):
+        raise InvalidInput(
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query "
+            f"({limit} > {max_entries})"
+        )
+
+
+def interval_param(params: MultiDict) -> int:
+    raw = params.get("interval")
+    if not raw:
+        return 0
+    interval = parse_step(raw)
+    if interval < 0:
+        raise InvalidInput("interval must be >= 0")
+    return interval
+
+
+def encoding_flags(headers: Mapping[str, str]) -> list[str]:
+    """``X-Loki-Response-Encoding-Flags``: comma-separated; only categorize-labels means anything."""
+    raw = headers.get("x-loki-response-encoding-flags", "")
+    return [f.strip() for f in raw.split(",") if f.strip()]
+
+
+EMPTY_COMPATIBLE = (
+    "queries require at least one regexp or equality matcher that does not have an "
+    'empty-compatible value. For instance, app=~".*" does not meet this requirement, but '
+    'app=~".+" will'
+)
+
+
+def selector_matchers(text: str) -> list[LabelMatcher]:
+    """A bare stream selector, with Loki's rule that one matcher must reject the empty value."""
+    matchers = parse_selector(text)
+    if all(m.matches_empty() for m in matchers):
+        raise LogQLParseError(EMPTY_COMPATIBLE)
+    return matchers
 
 
 def query_param(params: MultiDict, name: str = "query") -> str:

@@ -1,13 +1,23 @@
-"""JSON bodies in Loki's exact shapes (``docs/api.md``): envelopes, streams, stats."""
+"""JSON bodies in Loki's exact shapes (``loki-api.md`` §2): envelopes, stats, legacy forms.
+
+Key order matters to Grafana's streaming parser: inside ``data`` it is ``resultType``,
+``encodingFlags`` (only when asked for), ``result``, ``stats``. Stats integers stay integers
+(logcli decodes them into Go ints and fails on a float).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from starlette.responses import Response
 
+from lokipy.model.labels import Labels
+from lokipy.model.timeparse import format_rfc3339_nano
+
 JSON_TYPE = "application/json; charset=UTF-8"
+CATEGORIZE_LABELS = "categorize-labels"
 
 
 class LokiJSON(Response):
@@ -24,3 +34,181 @@ def success(data: Any) -> LokiJSON:
 def line_text(line: bytes) -> str:
     """Go's JSON encoder replaces invalid UTF-8 with U+FFFD; so do we."""
     return line.decode("utf-8", "replace")
+
+
+# --- stats ---------------------------------------------------------------------------------
+
+_CACHE_KINDS = (
+    "chunk", "index", "result", "statsResult", "volumeResult", "seriesResult", "labelResult",
+    "instantMetricResult", "logResult", "taskResult",
+)  # fmt: skip
+
+
+def _cache() -> dict[str, Any]:
+    return {
+        "entriesFound": 0, "entriesRequested": 0, "entriesStored": 0, "bytesReceived": 0,
+        "bytesSent": 0, "requests": 0, "downloadTime": 0, "queryLengthServed": 0,
+    }  # fmt: skip
+
+
+def _store() -> dict[str, Any]:
+    return {
+        "totalChunksRef": 0,
+        "totalChunksDownloaded": 0,
+        "chunksDownloadTime": 0,
+        "queryReferencedStructuredMetadata": False,
+        "queryUsedV2Engine": False,
+        "chunk": {
+            "headChunkBytes": 0,
+            "headChunkLines": 0,
+            "decompressedBytes": 0,
+            "decompressedLines": 0,
+            "compressedBytes": 0,
+            "totalDuplicates": 0,
+            "postFilterLines": 0,
+            "headChunkStructuredMetadataBytes": 0,
+            "decompressedStructuredMetadataBytes": 0,
+        },  # fmt: skip
+        "chunkRefsFetchTime": 0,
+        "congestionControlLatency": 0,
+        "pipelineWrapperFilteredLines": 0,
+    }
+
+
+def stats_skeleton() -> dict[str, Any]:
+    """Loki's full stats object with zeros (``pkg/logqlmodel/stats/stats.proto``)."""
+    return {
+        "summary": {
+            "bytesProcessedPerSecond": 0,
+            "linesProcessedPerSecond": 0,
+            "totalBytesProcessed": 0,
+            "totalLinesProcessed": 0,
+            "execTime": 0.0,
+            "queueTime": 0.0,
+            "subqueries": 0,
+            "totalEntriesReturned": 0,
+            "splits": 0,
+            "shards": 0,
+            "totalPostFilterLines": 0,
+            "totalStructuredMetadataBytesProcessed": 0,
+        },  # fmt: skip
+        "querier": {"store": _store(), "querierExecTime": 0.0},
+        "ingester": {
+            "totalReached": 0,
+            "totalChunksMatched": 0,
+            "totalBatches": 0,
+            "totalLinesSent": 0,
+            "store": _store(),
+        },  # fmt: skip
+        "cache": {kind: _cache() for kind in _CACHE_KINDS},
+        "index": {
+            "totalChunks": 0,
+            "postFilterChunks": 0,
+            "shardsDuration": 0,
+            "usedBloomFilters": False,
+            "totalStreams": 0,
+            "chunkRefsLookupTime": 0,
+            "bloomFilterTime": 0,
+        },  # fmt: skip
+    }
+
+
+def _merge(base: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` over ``base``, keeping base's key order and its int/float types."""
+    for key, value in given.items():
+        old = base.get(key)
+        if isinstance(old, dict) and isinstance(value, Mapping):
+            _merge(old, value)
+        elif isinstance(old, bool) or old is None:
+            base[key] = value
+        elif isinstance(old, int) and isinstance(value, int | float):
+            base[key] = int(value)
+        elif isinstance(old, float) and isinstance(value, int | float):
+            base[key] = float(value)
+        else:
+            base[key] = value
+    return base
+
+
+def complete_stats(given: Mapping[str, Any] | None, exec_time: float = 0.0) -> dict[str, Any]:
+    """The full object, with what the engine measured laid over zeros.
+
+    ``exec_time`` (seconds, measured by the HTTP layer) fills ``execTime`` when the engine
+    left it at zero.
+    """
+    stats = _merge(stats_skeleton(), given or {})
+    summary = stats["summary"]
+    if not summary["execTime"] and exec_time:
+        summary["execTime"] = exec_time
+        if not stats["querier"]["querierExecTime"]:
+            stats["querier"]["querierExecTime"] = exec_time
+    if summary["execTime"] > 0:
+        if not summary["bytesProcessedPerSecond"]:
+            summary["bytesProcessedPerSecond"] = int(summary["totalBytesProcessed"] / summary["execTime"])
+        if not summary["linesProcessedPerSecond"]:
+            summary["linesProcessedPerSecond"] = int(summary["totalLinesProcessed"] / summary["execTime"])
+    return stats
+
+
+def _entries_returned(data: Mapping[str, Any]) -> int:
+    result = data.get("result")
+    if data.get("resultType") == "streams" and isinstance(result, list):
+        return sum(len(s.get("values", ())) for s in result)
+    if isinstance(result, list):
+        return len(result)
+    return 1 if result else 0
+
+
+def query_data(
+    data: Mapping[str, Any], encoding_flags: Sequence[str] = (), exec_time: float = 0.0
+) -> dict[str, Any]:
+    """``data`` in Loki's key order, with the full stats object."""
+    out: dict[str, Any] = {"resultType": data["resultType"]}
+    flags = data.get("encodingFlags")
+    if flags is None and encoding_flags and data["resultType"] == "streams":
+        flags = [f for f in encoding_flags if f == CATEGORIZE_LABELS] or None
+    if flags:
+        out["encodingFlags"] = list(flags)
+    result = data.get("result")
+    out["result"] = [] if result is None else result
+    stats = complete_stats(data.get("stats"), exec_time)
+    if not stats["summary"]["totalEntriesReturned"]:
+        stats["summary"]["totalEntriesReturned"] = _entries_returned(out)
+    out["stats"] = stats
+    for key, value in data.items():  # anything else the engine adds, after the fixed keys
+        if key not in out and key != "warnings":
+            out[key] = value
+    return out
+
+
+def query_response(
+    data: Mapping[str, Any], encoding_flags: Sequence[str] = (), exec_time: float = 0.0
+) -> LokiJSON:
+    body: dict[str, Any] = {"status": "success"}
+    warnings = data.get("warnings")
+    if warnings:
+        body["warnings"] = list(warnings)
+    body["data"] = query_data(data, encoding_flags, exec_time)
+    return LokiJSON(body)
+
+
+# --- values --------------------------------------------------------------------------------
+
+
+def seconds(ts_ns: int) -> int | float:
+    """Matrix/vector time: unix seconds from milliseconds, shortest decimal (a JSON number)."""
+    ms = ts_ns // 1_000_000
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
+# --- legacy (``/api/prom/*``) shapes ------------------------------------------------------
+
+
+def legacy_streams(result: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """v1 stream objects → ``{"labels": "{a=\\"b\\"}", "entries": [{"ts", "line"}]}``."""
+    out = []
+    for s in result:
+        labels = str(Labels.from_map(s["stream"]))
+        entries = [{"ts": format_rfc3339_nano(int(v[0])), "line": v[1]} for v in s["values"]]
+        out.append({"labels": labels, "entries": entries})
+    return out

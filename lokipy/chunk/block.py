@@ -24,8 +24,6 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from itertools import accumulate
-from operator import le
 
 import zstandard
 
@@ -33,6 +31,8 @@ from lokipy.chunk.varint import (
     FormatError,
     bytes_needed,
     from_planes,
+    is_sorted,
+    offsets_from_planes,
     put_u32,
     put_uvarint,
     read_u32,
@@ -48,6 +48,7 @@ __all__ = [
     "FormatError",
     "block_meta",
     "decode_block",
+    "decode_block_offsets",
     "decode_block_timestamps",
     "encode_block",
     "verify_block",
@@ -146,13 +147,13 @@ def encode_block(
         raise ValueError("a block needs at least one entry")
     if len(lines) != n or (metadata is not None and len(metadata) != n):
         raise ValueError("timestamps, lines and metadata must have the same length")
-    if n > 1 and not all(map(le, timestamps, timestamps[1:])):
+    if not is_sorted(timestamps):
         raise ValueError("block entries must be sorted by timestamp")
     min_ts, max_ts = timestamps[0], timestamps[-1]
     cctx = _compressor(level)
     try:
         # Absolute timestamps, not deltas: the top planes of a block are near-constant and cost
-        # zstd almost nothing, and decoding needs no Python-level prefix sum (~5x faster than
+        # zstd almost nothing, and decoding needs no Python-level prefix sum (~6x faster than
         # itertools.accumulate, measured) for ~0.24 bytes per entry more than planed deltas.
         ts_frame = cctx.compress(to_planes(timestamps, _TS_WIDTH, "q"))
     except OverflowError as err:
@@ -297,22 +298,26 @@ def read_timestamps(buf: bytes | memoryview, lay: Layout) -> array[int]:
     return ts
 
 
+def read_offsets(buf: bytes | memoryview, lay: Layout) -> Sequence[int]:
+    """Line offsets (n+1 ints from 0, an ``array('I')``) rebuilt from the lengths frame."""
+    n = lay.meta.count
+    width = lay.len_width
+    if not width:
+        return array("I", bytes(4 * (n + 1)))
+    planes = _inflate(buf, lay.lens, n * width, "lengths")
+    offsets = offsets_from_planes(planes, n, width)
+    if offsets[-1] != lay.meta.raw_bytes:
+        raise FormatError("line lengths disagree with the header", lay.lens[0])
+    return offsets
+
+
 def read_block(buf: bytes | memoryview, lay: Layout) -> EntryBatch:
     """Every column of a block whose header checksum was checked by :func:`read_header`."""
     _check(buf, lay.text[0], lay.crc_b, "text")
     meta = lay.meta
     n = meta.count
     ts = read_timestamps(buf, lay)
-    width = lay.len_width
-    offsets: Sequence[int]
-    if width:
-        planes = _inflate(buf, lay.lens, n * width, "lengths")
-        # One C-level pass; a list indexes faster than an array in the callers' bisects.
-        offsets = list(accumulate(from_planes(planes, n, width, "Q"), initial=0))
-        if offsets[-1] != meta.raw_bytes:
-            raise FormatError("line lengths disagree with the header", lay.lens[0])
-    else:
-        offsets = [0] * (n + 1)
+    offsets = read_offsets(buf, lay)
     text = _inflate(buf, lay.text, meta.raw_bytes, "text") if meta.raw_bytes else b""
     metadata = None
     if lay.flags & FLAG_METADATA:
@@ -373,10 +378,22 @@ def decode_block_timestamps(buf: bytes | memoryview) -> Sequence[int]:
         raise corrupt(err, "block") from None
 
 
+def decode_block_offsets(buf: bytes | memoryview) -> Sequence[int]:
+    """Line offsets (``n + 1`` ints from 0) without touching the text frame.
+
+    Enough for ``bytes_over_time``/``bytes_rate`` over a selector: the bytes of entries
+    ``i..j-1`` are ``offsets[j] - offsets[i]``.
+    """
+    try:
+        return read_offsets(buf, read_header(buf))
+    except FormatError as err:
+        raise corrupt(err, "block") from None
+
+
 def decode_block(buf: bytes | memoryview) -> EntryBatch:
     """Decode a whole block; raises CorruptData on any damage.
 
-    ``timestamps`` is an ``array('q')``, ``offsets`` a list of n+1 ascending ints from 0,
+    ``timestamps`` is an ``array('q')``, ``offsets`` an ``array('I')`` of n+1 ints from 0,
     ``metadata`` a list of tuples, or None when no entry has any.
     """
     try:

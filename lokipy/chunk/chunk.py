@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 from enum import IntEnum
+from itertools import accumulate
 
 from lokipy.chunk.block import (
     BlockMeta,
@@ -26,9 +27,11 @@ from lokipy.chunk.block import (
     encode_block,
     read_block,
     read_header,
+    read_offsets,
     read_timestamps,
 )
 from lokipy.chunk.varint import (
+    is_sorted,
     put_u32,
     put_u64,
     put_uvarint,
@@ -150,7 +153,7 @@ class ChunkWriter:
             raise ValueError("timestamps, lines and metadata must have the same length")
         if n == 0:
             return
-        if self._ts and timestamps[0] < self._ts[-1]:
+        if (self._ts and timestamps[0] < self._ts[-1]) or not is_sorted(timestamps):
             raise ValueError("entries must be appended in time order")
         if metadata is not None and self._md is None:
             self._md = [()] * len(self._ts)
@@ -161,12 +164,8 @@ class ChunkWriter:
         self._pending_raw += sum(map(len, lines))
         while self._pending_raw >= self.block_size:
             # Cut right after the line that reaches block_size, as a head block would.
-            raw = 0
-            for i, line in enumerate(self._lines):  # noqa: B007 - i is used after the loop
-                raw += len(line)
-                if raw >= self.block_size:
-                    break
-            self._cut_first(i + 1)
+            ends = accumulate(map(len, self._lines))
+            self._cut_first(next(i for i, end in enumerate(ends, 1) if end >= self.block_size))
 
     def cut(self) -> BlockMeta | None:
         """Encode all pending entries as one block (None when there are none)."""
@@ -293,6 +292,7 @@ class ChunkReader:
 
     @property
     def count(self) -> int:
+        """Entries in the chunk."""
         return sum(m.count for m in self.metas)
 
     @property
@@ -305,6 +305,7 @@ class ChunkReader:
 
     @property
     def raw_bytes(self) -> int:
+        """Sum of all line lengths (uncompressed)."""
         return sum(m.raw_bytes for m in self.metas)
 
     def overlapping(self, start: int, end: int) -> list[int]:
@@ -334,6 +335,15 @@ class ChunkReader:
         buf = self.block_bytes(i)
         try:
             return read_timestamps(buf, self._header(i, buf))
+        except FormatError as err:
+            raise corrupt(err, f"block {i}", meta.offset, self.path) from None
+
+    def offsets(self, i: int) -> Sequence[int]:
+        """Line offsets of block ``i`` (``array('I')``, n+1 ints from 0), text not inflated."""
+        meta = self.metas[i]
+        buf = self.block_bytes(i)
+        try:
+            return read_offsets(buf, self._header(i, buf))
         except FormatError as err:
             raise corrupt(err, f"block {i}", meta.offset, self.path) from None
 

@@ -1,113 +1,47 @@
-"""The ``lokipy`` command: ``lokipy serve`` runs the server on 127.0.0.1:3100 with ./data."""
+"""The ``lokipy`` command.
+
+``lokipy serve`` runs the server; ``query``, ``instant-query``, ``labels`` and ``series`` are
+logcli-style clients for any Loki-compatible server (``docs/cli.md``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
-from lokipy.cli import sink_wait
+from lokipy.cli import commands, serve, sink_wait
+from lokipy.cli.client import ClientError
 from lokipy.model.errors import LokipyError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lokipy", description="A Loki-compatible log store.")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP server (Loki's API)")
-    serve.add_argument("--data-dir", default=None, help="data folder (default: ./data)")
-    serve.add_argument("--host", default=None, help="listen address (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="listen port (default: 3100)")
-    serve.add_argument("--config", "-config.file", dest="config", default=None, help="YAML config file")
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    serve.add_argument("--sink", action="store_true", help="count pushes, store nothing (shipper benchmarks)")
+    serve.add_parser(sub)
+    commands.add_parsers(sub)
     sink_wait.add_parser(sub)
     return parser
 
 
-def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from lokipy.api.app import create_app
-    from lokipy.config import load_config
-    from lokipy.logstore import LogStore
-
-    config = load_config(
-        args.config,
-        data_dir=args.data_dir,
-        http_listen_address=args.host,
-        http_listen_port=args.port,
-    )
-    if args.sink:  # nothing is stored: an in-memory store answers the read API, empty
-        from dataclasses import replace
-
-        config = replace(config, data_dir=None)
-    elif config.data_dir is None:
-        from dataclasses import replace
-        from pathlib import Path
-
-        config = replace(config, data_dir=Path("data"))
-    logstore = LogStore(config=config)
-    app = create_app(logstore, config)
-    if args.sink:
-        from lokipy.api.sink import install_sink
-        from lokipy.sink import Sink
-
-        install_sink(app, Sink(max_decompressed_bytes=config.server.max_decompressed_size))
-    # A long-lived server allocates many short-lived objects per push; freezing start-up
-    # objects and raising the first GC threshold cut cyclic-GC pauses on the push path.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=config.server.http_listen_address,
-            port=config.server.http_listen_port,
-            log_level=args.log_level,
-            access_log=False,
-            lifespan="off",
-        )
-    )
-    logging.getLogger("lokipy").info(
-        "lokipy listening on http://%s:%d, data in %s",
-        config.server.http_listen_address,
-        config.server.http_listen_port,
-        "nowhere (sink mode)" if args.sink else config.data_dir,
-    )
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; this
-    # handler turns that into SystemExit so the store below is flushed and closed.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        server.run()
-    except (SystemExit, KeyboardInterrupt):
-        pass
-    finally:
-        app.state.lokipy.ready = False
-        logstore.close()  # flush heads to chunks: a clean shutdown leaves an empty WAL
-    return 0
-
-
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    level = getattr(args, "log_level", "warning")
     logging.basicConfig(
-        level=getattr(logging, args.log_level.upper(), logging.INFO),
+        level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        if args.command == "serve":
-            return serve(args)
-        if args.command == "sink-wait":
-            return sink_wait.run(args)
+        return int(args.func(args))
+    except ClientError as err:
+        print(f"lokipy {args.command}: {err}", file=sys.stderr)
+        return 1
     except LokipyError as err:
         print(f"lokipy: {err}", file=sys.stderr)
         return 2
-    return 1
+    except BrokenPipeError:  # `lokipy query ... | head`
+        return 0
 
 
 if __name__ == "__main__":

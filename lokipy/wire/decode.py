@@ -20,7 +20,8 @@ import zlib
 
 from lokipy.model.entry import PushRequest
 from lokipy.model.errors import InvalidInput, RequestTooLarge
-from lokipy.wire.push_json import decode_push_json, decode_push_json_legacy, encode_push_json
+from lokipy.wire.push_json import decode_push_json, encode_push_json
+from lokipy.wire.push_json_legacy import decode_push_json_legacy
 from lokipy.wire.push_proto import decode_push_proto, encode_push_proto_raw
 from lokipy.wire.snappy import compress_block, decompress_block
 
@@ -30,6 +31,7 @@ DEFAULT_MAX_DECOMPRESSED_BYTES = 5000 << 20
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer required
 _DEFLATE_WBITS = -zlib.MAX_WBITS  # raw RFC 1951 stream
 _CHUNK = 1 << 20  # output per inflate step: bounds the work done past the limit
+_IN_CHUNK = 1 << 18  # input per step: bounds the unconsumed-input copies
 
 
 def media_type(content_type: str | None) -> str:
@@ -44,32 +46,42 @@ def _too_large(limit: int) -> RequestTooLarge:
 
 
 def inflate(body: bytes, *, gzip: bool, max_bytes: int) -> bytes:
-    """gunzip (all members, as Go's reader does) or raw-inflate ``body``, capped at max_bytes."""
+    """gunzip (every member, as Go's reader does) or raw-inflate ``body``, capped at max_bytes.
+
+    Input goes in ``_IN_CHUNK`` slices and output comes out at most ``_CHUNK`` at a time, so
+    neither the leftover-input copies zlib makes nor the output can grow with the body size.
+    """
     name = "gzip" if gzip else "flate"
-    wbits = _GZIP_WBITS if gzip else _DEFLATE_WBITS
     if gzip and not body:
         raise InvalidInput("gzip: EOF")
     parts: list[bytes] = []
     total = 0
-    data = body
-    while True:
-        d = zlib.decompressobj(wbits)
-        try:
-            while not d.eof:
-                chunk = d.decompress(data, min(_CHUNK, max_bytes - total + 1))
-                total += len(chunk)
-                if total > max_bytes:
-                    raise _too_large(max_bytes)
-                parts.append(chunk)
-                data = d.unconsumed_tail
-                if not chunk and not data:
-                    raise InvalidInput(f"{name}: unexpected EOF")
-        except zlib.error as err:
-            what = "invalid header" if gzip and "header" in str(err) else "corrupt input"
-            raise InvalidInput(f"{name}: {what} ({err})") from None
-        data = d.unused_data
-        if not gzip or not data:
-            break  # Go's flate reader ignores what follows the final block; gzip reads on
+    src = memoryview(body)
+    pos = 0
+    d = zlib.decompressobj(_GZIP_WBITS if gzip else _DEFLATE_WBITS)
+    pending: bytes | memoryview = b""
+    try:
+        while True:
+            if not pending and pos < len(src):
+                pending = src[pos : pos + _IN_CHUNK]
+                pos += len(pending)
+            chunk = d.decompress(pending, min(_CHUNK, max_bytes - total + 1))
+            total += len(chunk)
+            if total > max_bytes:
+                raise _too_large(max_bytes)
+            parts.append(chunk)
+            pending = d.unconsumed_tail
+            if d.eof:
+                rest = d.unused_data + bytes(src[pos:])
+                if not gzip or not rest:
+                    break  # Go's flate reader ignores bytes after the final block
+                src, pos, pending = memoryview(rest), 0, b""  # the next gzip member
+                d = zlib.decompressobj(_GZIP_WBITS)
+            elif not chunk and not pending and pos >= len(src):
+                raise InvalidInput(f"{name}: unexpected EOF")
+    except zlib.error as err:
+        what = "invalid header" if gzip and "header" in str(err) else "corrupt input"
+        raise InvalidInput(f"{name}: {what} ({err})") from None
     return b"".join(parts)
 
 

@@ -1,12 +1,10 @@
-"""JSON push bodies: Loki's v1 shape (``/loki/api/v1/push``) and the legacy v0 shape.
+"""JSON push bodies in Loki's v1 shape (``/loki/api/v1/push``), and the JSON encoder.
 
 v1 (``pkg/loghttp/query.go`` ``LogProtoStream.UnmarshalJSON``)::
 
     {"streams": [{"stream": {"job": "x"}, "values": [["<ns>", "<line>", {"k": "v"}]]}]}
 
-v0 (``/api/prom/push``; decoded into Loki's protobuf model through its JSON names)::
-
-    {"streams": [{"labels": "{job=\\"x\\"}", "entries": [{"ts": "<RFC3339>", "line": "..."}]}]}
+The legacy v0 shape lives in ``push_json_legacy``.
 
 Loki decodes these with a lenient streaming parser (jsonparser) that never validates UTF-8. We
 parse with orjson, which does, so a body holding raw invalid UTF-8 takes a slower fallback
@@ -23,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import partial
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -31,7 +30,6 @@ import orjson
 from lokipy.model.entry import NO_METADATA, Metadata, PushRequest, PushStream
 from lokipy.model.errors import InvalidInput, InvalidLabels
 from lokipy.model.labels import Labels, go_quote, is_valid_label_name
-from lokipy.model.timeparse import parse_rfc3339
 
 INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
@@ -45,9 +43,9 @@ OVERFLOW_INTEGER = "Value is number, but overflowed while parsing"
 INVALID_ESCAPE = "Encountered an invalid escape sequence in a string"
 STREAM_ERROR_PREFIX = "loghttp.PushRequest.Streams: []loghttp.LogProtoStream: unmarshalerDecoder: "
 
-_Encoder = Callable[[str], bytes]
-_STRICT: _Encoder = str.encode  # orjson never yields surrogates
-_LENIENT: _Encoder = partial(str.encode, encoding="utf-8", errors="surrogateescape")
+Encoder = Callable[[str], bytes]
+_STRICT: Encoder = str.encode  # orjson never yields surrogates
+_LENIENT: Encoder = partial(str.encode, encoding="utf-8", errors="surrogateescape")
 
 
 def _stream_error(msg: str) -> InvalidInput:
@@ -57,7 +55,7 @@ def _stream_error(msg: str) -> InvalidInput:
 # --- Loading --------------------------------------------------------------------------------
 
 
-def load_json(body: bytes) -> tuple[Any, _Encoder]:
+def load_json(body: bytes) -> tuple[Any, Encoder]:
     """Parse a JSON body; returns the document and the str→bytes encoder its strings need."""
     try:
         return orjson.loads(body), _STRICT
@@ -69,19 +67,40 @@ def load_json(body: bytes) -> tuple[Any, _Encoder]:
         else:
             raise InvalidInput(f"malformed JSON push body: {err}") from None
     try:
-        return json.loads(body.decode("utf-8", "surrogateescape")), _LENIENT
+        doc = json.loads(body.decode("utf-8", "surrogateescape"))
     except (ValueError, RecursionError) as err:
         raise InvalidInput(f"malformed JSON push body: {err}") from None
+    _reject_escaped_surrogates(doc)
+    return doc, _LENIENT
 
 
-def _encode_all(encode: _Encoder, texts: list[str]) -> list[bytes]:
+def _reject_escaped_surrogates(doc: Any) -> None:
+    """On the lenient path, a surrogate that is not an escaped raw byte came from a ``\\uD8xx``
+    escape without its pair: Loki's parser rejects those (orjson does too on the fast path).
+    Checking every string here keeps every later ``encode(..., "surrogateescape")`` safe."""
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+        elif type(item) is str:
+            try:
+                item.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise _stream_error(INVALID_ESCAPE) from None
+
+
+def encode_all(encode: Encoder, texts: list[str]) -> list[bytes]:
     try:
         return list(map(encode, texts))
     except UnicodeEncodeError:  # a lone-surrogate escape that the lenient path let through
         raise _stream_error(INVALID_ESCAPE) from None
 
 
-def _top_level_streams(doc: Any) -> list[Any]:
+def top_level_streams(doc: Any) -> list[Any]:
     if type(doc) is not dict:
         found = "[" if type(doc) is list else "a non-object value"
         raise InvalidInput(f"loghttp.PushRequest: ReadObjectCB: expect {{ or n, but found {found}")
@@ -214,7 +233,7 @@ _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 def _values_fast(
-    values: list[Any], encode: _Encoder
+    values: list[Any], encode: Encoder
 ) -> tuple[list[int], list[bytes], list[Metadata] | None] | None:
     """Every entry ``[str, str]`` or ``[str, str, {..}]`` with a non-negative decimal ts:
     whole-column conversion with C-level map/join calls; None for anything else."""
@@ -240,11 +259,32 @@ def _values_fast(
         return None
     if 3 not in lens:
         return ts, lines, None
-    md = [_entry_metadata(v[2]) if len(v) == 3 else NO_METADATA for v in values]
-    return ts, lines, md if any(md) else None
+    md = _metadata_column(values, lens)
+    if md is False:
+        return None
+    return ts, lines, md
 
 
-def _values_slow(values: list[Any], encode: _Encoder) -> tuple[list[int], list[bytes], list[Metadata] | None]:
+_THIRD = itemgetter(2)
+_NO_OBJECT: dict[str, str] = {}
+
+
+def _metadata_column(values: list[list[Any]], lens: set[int]) -> list[Metadata] | None | bool:
+    """Sorted metadata tuples for every entry, or None when no entry has any, with the type
+    checks done column-wise; False when something is off (the slow path names it)."""
+    if lens == {3}:
+        objs = list(map(_THIRD, values))
+    else:
+        objs = [v[2] if len(v) == 3 else _NO_OBJECT for v in values]
+    if set(map(type, objs)) != {dict}:
+        return False
+    if not set(map(type, chain.from_iterable(map(dict.values, objs)))) <= {str}:
+        return False
+    md: list[Metadata] = list(map(tuple, map(sorted, map(dict.items, objs))))
+    return md if any(md) else None
+
+
+def _values_slow(values: list[Any], encode: Encoder) -> tuple[list[int], list[bytes], list[Metadata] | None]:
     """Entry by entry, as Loki reads them: nulls skipped, elements past the third ignored,
     missing elements left at their zero value (ts 0, empty line)."""
     ts: list[int] = []
@@ -263,7 +303,7 @@ def _values_slow(values: list[Any], encode: _Encoder) -> tuple[list[int], list[b
         if len(v) > 1:
             if type(v[1]) is not str:
                 raise _stream_error(MALFORMED_STRING)
-            line = _encode_all(encode, [v[1]])[0]
+            line = encode_all(encode, [v[1]])[0]
         if len(v) > 2:
             meta = _entry_metadata(v[2])
         ts.append(t)
@@ -280,7 +320,7 @@ def decode_push_json(body: bytes) -> PushRequest:
     """
     doc, encode = load_json(body)
     out: list[PushStream] = []
-    for stream in _top_level_streams(doc):
+    for stream in top_level_streams(doc):
         if type(stream) is not dict:
             raise _stream_error(MALFORMED_OBJECT)
         labels = _v1_labels(stream)
@@ -292,72 +332,6 @@ def decode_push_json(body: bytes) -> PushRequest:
             raise _stream_error(MALFORMED_ARRAY)
         cols = _values_fast(values, encode) or _values_slow(values, encode)
         out.append(PushStream(labels, *cols))
-    return PushRequest(out)
-
-
-# --- v0 (legacy) ----------------------------------------------------------------------------
-
-
-def _legacy_entry(e: Any, encode: _Encoder) -> tuple[int, bytes, Metadata]:
-    if type(e) is not dict:
-        raise InvalidInput("logproto.Entry: legacy push entry must be a JSON object")
-    ts_text = e.get("ts")
-    if type(ts_text) is not str:
-        # Go would leave time.Time at year 1, which int64 nanoseconds cannot hold.
-        raise InvalidInput('logproto.Entry: legacy push entry needs "ts" as an RFC3339 string')
-    try:
-        t = parse_rfc3339(ts_text)
-    except InvalidInput:
-        raise InvalidInput(f'parsing time "{ts_text}" as "2006-01-02T15:04:05Z07:00": not RFC3339') from None
-    if not INT64_MIN <= t <= INT64_MAX:
-        raise InvalidInput(f'legacy push entry ts "{ts_text}" is outside the int64 ns range')
-    line = e.get("line", "")
-    if line is None:
-        line = ""
-    if type(line) is not str:
-        raise InvalidInput('logproto.Entry: legacy push entry "line" must be a string')
-    sm = e.get("structuredMetadata")
-    meta = NO_METADATA
-    if sm is not None:
-        if type(sm) is not dict or not all(type(v) is str for v in sm.values()):
-            raise InvalidInput("logproto.Entry: structuredMetadata must map strings to strings")
-        meta = tuple(sorted(sm.items()))
-    return t, _encode_all(encode, [line])[0], meta
-
-
-def decode_push_json_legacy(body: bytes) -> PushRequest:
-    """Decode a legacy v0 JSON push body (``labels`` text, ``entries`` of ``ts``/``line``).
-
-    The label text is kept as sent; the distributor parses it, as for protobuf.
-    """
-    doc, encode = load_json(body)
-    out: list[PushStream] = []
-    for stream in _top_level_streams(doc):
-        if stream is None:
-            out.append(PushStream(""))
-            continue
-        if type(stream) is not dict:
-            raise InvalidInput("logproto.Stream: legacy push stream must be a JSON object")
-        labels = stream.get("labels")
-        if labels is None:
-            labels = ""
-        if type(labels) is not str:
-            raise InvalidInput('logproto.Stream: legacy push stream "labels" must be a string')
-        entries = stream.get("entries")
-        if entries is None:
-            entries = []
-        if type(entries) is not list:
-            raise InvalidInput('logproto.Stream: legacy push stream "entries" must be an array')
-        rows = [_legacy_entry(e, encode) for e in entries]
-        md = [r[2] for r in rows]
-        out.append(
-            PushStream(
-                labels,
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                md if any(md) else None,
-            )
-        )
     return PushRequest(out)
 
 

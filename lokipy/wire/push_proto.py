@@ -137,6 +137,12 @@ def stream_by_entry(pb_stream: object) -> PushStream:
     return PushStream(text(pb_stream.labels), ts, lines, md_list)  # type: ignore[attr-defined]
 
 
+def stream_by_entry_metadata(pb_entries: object) -> list[Metadata] | None:
+    """Just the metadata column of a stream, pair by pair."""
+    md = [_metadata(e.structuredMetadata) for e in pb_entries]  # type: ignore[attr-defined]
+    return md if any(md) else None
+
+
 def parse_full(data: bytes) -> object:
     """Parse with the real schema: this validates the message exactly as Go's unmarshaller."""
     try:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,13 +18,25 @@ from lokipy.testing.server import ThreadServer
 PLAIN_LIMITS = Limits(discover_service_name=(), discover_log_levels=False, reject_old_samples=False)
 
 
+DAY_NS = 24 * 3600 * 10**9
+
+
+def recent(start: int | None = None, end: int | None = None) -> tuple[int, int]:
+    """A query range around now, inside Loki's 721h max query length."""
+    now = time.time_ns()
+    return (now - DAY_NS if start is None else start), (now + 3600 * 10**9 if end is None else end)
+
+
 class Server:
     def __init__(self, store: LogStore, url: str) -> None:
         self.store = store
         self.url = url
         self.http = httpx.Client(base_url=url, timeout=30)
 
-    def streams(self, query: str, start: int = 0, end: int = 2**62, **params: object) -> list[dict]:  # type: ignore[type-arg]
+    def streams(
+        self, query: str, start: int | None = None, end: int | None = None, **params: object
+    ) -> list[dict]:  # type: ignore[type-arg]
+        start, end = recent(start, end)
         resp = self.http.get(
             "/loki/api/v1/query_range",
             params={

@@ -47,8 +47,8 @@ def read_everything(url: str) -> list[tuple[str, str, str]]:
                 url + "/loki/api/v1/query_range",
                 params={
                     "query": f'{{job="crash", w="{worker}"}}',
-                    "start": "0",
-                    "end": str(2**62),
+                    "start": str(time.time_ns() - 3600 * 10**9),
+                    "end": str(time.time_ns() + 60 * 10**9),
                     "limit": 5000,
                     "direction": "forward",
                 },

@@ -8,6 +8,7 @@ from lokipy.chunk.block import (
     BlockMeta,
     block_meta,
     decode_block,
+    decode_block_offsets,
     decode_block_timestamps,
     encode_block,
     verify_block,
@@ -37,6 +38,7 @@ def test_round_trip_matches_list_chunk(cols: tuple) -> None:
     assert list(batch.offsets) == list(ref.batch().offsets)
     assert batch.metadata == ref.metadata()
     assert list(decode_block_timestamps(buf)) == ref.timestamps()
+    assert list(decode_block_offsets(buf)) == list(batch.offsets)
     assert block_meta(buf) == BlockMeta(
         count=ref.count,
         min_ts=ref.min_ts,
@@ -110,6 +112,7 @@ def test_timestamps_do_not_touch_text_frame() -> None:
     # the full decode refuses.
     buf[-6] ^= 0xFF
     assert list(decode_block_timestamps(bytes(buf))) == [1, 2, 3]
+    assert list(decode_block_offsets(bytes(buf))) == [0, 5, 9, 259]
     with pytest.raises(CorruptData, match="text checksum mismatch"):
         decode_block(bytes(buf))
 

@@ -42,6 +42,7 @@ def _read_all(reader: ChunkReader) -> ListChunk:
         batch = reader.block(i)
         got.extend(list(batch.timestamps), batch.lines(), batch.metadata)
         assert list(reader.timestamps(i)) == list(batch.timestamps)
+        assert list(reader.offsets(i)) == list(batch.offsets)
     return got
 
 
@@ -105,6 +106,7 @@ def test_metas_are_read_without_decompressing_blocks() -> None:
     reader = ChunkReader(bytes(buf))
     assert [m.count for m in reader.metas] == [1, 1, 1, 1]
     assert list(reader.timestamps(0)) == [1]
+    assert list(reader.offsets(0)) == [0, 10]
     with pytest.raises(CorruptData, match=r"block 0: text checksum mismatch"):
         reader.block(0)
     # The damage stays in its block: the others still read.
@@ -140,6 +142,9 @@ def test_writer_misuse() -> None:
         writer.append([4], [b"y"])
     with pytest.raises(ValueError):
         writer.append([6, 7], [b"y"])
+    with pytest.raises(ValueError):
+        writer.append([8, 6], [b"y", b"z"])
+    assert writer.count == 1
     writer.finish()
     with pytest.raises(ValueError):
         writer.append([9], [b"z"])
@@ -162,6 +167,7 @@ def _read_everything(buf: bytes) -> None:
     reader = ChunkReader(buf, path="chunks/x")
     for i in range(len(reader)):
         reader.timestamps(i)
+        reader.offsets(i)
         reader.block(i)
 
 

@@ -219,3 +219,16 @@ def test_framed_snappy_is_not_accepted() -> None:
     framed = bytes(cramjam.snappy.compress(encode_push_proto_raw(PROTO_REQ)))
     with pytest.raises(InvalidInput):
         decode_push(framed, "application/x-protobuf", None, legacy=False)
+
+
+def test_large_bodies_cross_input_slices_and_gzip_members() -> None:
+    import random
+
+    data = random.Random(7).randbytes(700_000) + bytes(900_000)  # incompressible, then zeros
+    members = gzip.compress(data[:300_001]) + gzip.compress(data[300_001:]) + gzip.compress(b"")
+    assert inflate(members, gzip=True, max_bytes=len(data)) == data
+    assert inflate(_deflate_raw(data), gzip=False, max_bytes=len(data)) == data
+    with pytest.raises(RequestTooLarge):
+        inflate(members, gzip=True, max_bytes=len(data) - 1)
+    with pytest.raises(InvalidInput, match="unexpected EOF"):
+        inflate(members[: len(members) // 2], gzip=True, max_bytes=len(data))

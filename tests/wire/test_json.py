@@ -333,3 +333,15 @@ def test_label_cache_keeps_equal_but_differently_typed_values_apart() -> None:
     for value, text in [(1, "1"), (True, "true"), (1.0, "1.0"), ("1", "1"), (True, "true")]:
         s = one({"stream": {"a": value}, "values": []})
         assert s.labels == Labels([("a", text)])
+
+
+@pytest.mark.parametrize("where", ["label", "metadata_key", "metadata_value"])
+def test_lenient_path_rejects_escaped_lone_surrogates_anywhere(where) -> None:
+    label = b'"\\ud800"' if where == "label" else b'"ok"'
+    key = b'"\\ud800"' if where == "metadata_key" else b'"k"'
+    value = b'"\\udbff"' if where == "metadata_value" else b'"v"'
+    body = (
+        b'{"streams":[{"stream":{"a":' + label + b'},"values":[["1","\xff",{' + key + b":" + value + b"}]]}]}"
+    )
+    with pytest.raises(InvalidInput, match="invalid escape"):
+        decode_push_json(body)

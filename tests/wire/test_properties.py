@@ -26,7 +26,8 @@ INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
 # Text as the proto decoder produces it: any bytes, invalid UTF-8 kept as surrogate escapes.
 WIRE_TEXT = st.binary(max_size=24).map(lambda b: b.decode("utf-8", "surrogateescape"))
 UNICODE = st.text(st.characters(blacklist_categories=("Cs",)), max_size=24)
-LABEL_NAME = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,10}", fullmatch=True)
+_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+LABEL_NAME = st.builds(str.__add__, st.sampled_from(_FIRST), st.text(_FIRST + "0123456789", max_size=8))
 
 
 def _metadata_column(draw, n: int, text) -> list[Metadata] | None:
@@ -153,3 +154,70 @@ def test_json_shaped_garbage_only_raises_invalid_input(streams, legacy) -> None:
 def test_json_value_garbage_only_raises_invalid_input(values) -> None:
     body = json.dumps({"streams": [{"stream": {"a": "b"}, "values": values}]}).encode()
     _decode_only_expected_errors(body, "application/json", None, False)
+
+
+TS_TEXT = st.one_of(
+    st.integers(-(1 << 64), 1 << 64).map(str),
+    st.sampled_from(["", "-", "007", "+1", " 1", "1.5", "1e3", "\u0661", "0"]),
+)
+ENTRY = st.one_of(
+    st.none(),
+    st.tuples(TS_TEXT, UNICODE).map(list),
+    st.tuples(TS_TEXT, UNICODE, st.dictionaries(UNICODE, UNICODE, max_size=2)).map(list),
+    st.lists(st.one_of(TS_TEXT, st.integers(), st.none()), max_size=4),
+)
+
+
+@given(st.lists(ENTRY, min_size=1, max_size=8))
+def test_json_fast_path_agrees_with_the_entry_by_entry_path(values) -> None:
+    from lokipy.wire.push_json import _STRICT, _values_fast, _values_slow
+
+    try:
+        slow = _values_slow(values, _STRICT)
+    except InvalidInput as err:
+        slow = err
+    try:
+        fast = _values_fast(values, _STRICT)
+    except InvalidInput as err:
+        fast = err
+    if fast is None:
+        return  # declined: the slow path is authoritative
+    if isinstance(slow, InvalidInput):
+        assert isinstance(fast, InvalidInput) and str(fast) == str(slow)
+    else:
+        assert fast == slow
+
+
+def _pb_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+
+
+def _pb_level(numbers: list[int], child: st.SearchStrategy[bytes] | None) -> st.SearchStrategy[bytes]:
+    """Fields of one message level of PushRequest, with the right field numbers but any wire
+    type: mostly length-delimited nested messages, sometimes varints, junk or raw noise."""
+    junk = st.binary(max_size=4)
+    payload = junk if child is None else st.one_of(child, child, child, junk)
+    length_delimited = st.tuples(st.sampled_from(numbers), payload).map(
+        lambda t: _pb_varint(t[0] << 3 | 2) + _pb_varint(len(t[1])) + t[1]
+    )
+    varint = st.tuples(st.sampled_from(numbers), st.integers(0, (1 << 64) - 1)).map(
+        lambda t: _pb_varint(t[0] << 3) + _pb_varint(t[1])
+    )
+    noise = st.binary(min_size=1, max_size=2)
+    one = st.one_of(length_delimited, length_delimited, length_delimited, varint, noise)
+    return st.lists(one, min_size=1, max_size=3).map(b"".join)
+
+
+PB_REQUEST = _pb_level([1, 2], _pb_level([1, 2, 3], _pb_level([1, 2, 3, 4], _pb_level([1, 2], None))))
+
+
+@given(PB_REQUEST)
+def test_protobuf_shaped_garbage_only_raises_invalid_input(data: bytes) -> None:
+    """Every level of PushRequest with the right field numbers but any wire type: exercises
+    the full parse and the column views on inputs that almost make sense."""
+    _decode_only_expected_errors(compress_block(data), None, None, False)

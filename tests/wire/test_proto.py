@@ -146,3 +146,13 @@ def test_message_classes_live_in_a_private_pool() -> None:
     assert PbPushRequest.DESCRIPTOR.full_name == "logproto.PushRequest"
     with pytest.raises(KeyError):
         descriptor_pool.Default().FindMessageTypeByName("logproto.PushRequest")
+
+
+def test_wrong_wire_type_fields_are_skipped_like_go_even_when_garbage() -> None:
+    """Timestamp.seconds sent as a LEN field holding a truncated varint: the real schema skips
+    it as unknown; the packed column view must not turn it into a leaked DecodeError."""
+    bad_ts = _ld(1, b"\xff") + _vi(2, 7)
+    data = _request(b'{a="b"}', _entry(bad_ts, b"x"), _entry(_vi(1, 1), b"y"))
+    (s,) = decode_push_proto(data).streams
+    assert s.timestamps == [7, 1_000_000_000]
+    assert s.lines == [b"x", b"y"]

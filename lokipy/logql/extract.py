@@ -1,0 +1,225 @@
+"""Range-aggregation input: the samples of a log range, as per-series sorted columns.
+
+Every selected stream is read once over the union of all step windows. Filters-only pipelines
+over streams without structured metadata collect timestamps (and line lengths for ``bytes_*``)
+without touching lines; anything else runs the pipeline per surviving line and keys each sample
+by its final labels, with grouping and the unwrapped label applied at extraction, as Loki's
+sample extractors do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from lokipy.logql import ast
+from lokipy.logql.functions import CONVERSIONS, ConversionError
+from lokipy.logql.log.labels import LabelsBuilder
+from lokipy.logql.planner import (
+    ERR_SAMPLE_EXTRACTION,
+    ERROR_LABEL,
+    compile_label_filters,
+    compile_pipeline,
+)
+from lokipy.logql.results import make_labels
+from lokipy.model.entry import EntryBatch
+from lokipy.model.errors import QueryTimeout
+from lokipy.model.labels import Labels
+from lokipy.model.querier import Direction, Querier
+
+_BYTES_OPS = frozenset({"bytes_over_time", "bytes_rate"})
+_REDUCER_CACHE = 65536
+
+TIMEOUT_MESSAGE = (
+    "request timed out, decrease the duration of the request or add more label matchers "
+    "(prefer exact match over regex match) to reduce the amount of data processed"
+)
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """What the storage scan touched (summed into the query's stats)."""
+
+    lines: int = 0
+    bytes: int = 0
+    post_filter_lines: int = 0
+    metadata_bytes: int = 0
+    streams: int = 0
+    deadline: float | None = None  # time.monotonic() after which the query is abandoned
+
+    def add_batch(self, batch: EntryBatch) -> None:
+        """Count a batch read from storage; also where a query past its deadline stops."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise QueryTimeout(TIMEOUT_MESSAGE)
+        n = len(batch)
+        self.lines += n
+        if n:
+            self.bytes += batch.offsets[n] - batch.offsets[0]
+        if batch.metadata is not None:
+            self.metadata_bytes += sum(
+                len(name) + len(value) for md in batch.metadata for name, value in md
+            )
+
+
+@dataclass(slots=True)
+class SeriesColumns:
+    """One output series of a range aggregation: columns plus whether they need sorting."""
+
+    ts: list[int] = field(default_factory=list)
+    vals: list[float] = field(default_factory=list)
+    sources: int = 0
+
+    def finish(self) -> None:
+        if self.sources > 1:  # several streams merged into this series
+            order = sorted(range(len(self.ts)), key=self.ts.__getitem__)
+            self.ts = [self.ts[i] for i in order]
+            self.vals = [self.vals[i] for i in order] if self.vals else []
+
+
+def extract_samples(
+    querier: Querier,
+    tenant: str,
+    expr: ast.RangeAggregation,
+    start: int,
+    end: int,
+    stats: ScanStats,
+) -> dict[Labels, SeriesColumns]:
+    """Every sample in ``[start, end)`` as per-series columns keyed by final labels."""
+    lr = expr.range
+    unwrap = lr.unwrap
+    with_bytes = expr.op in _BYTES_OPS
+    need_values = with_bytes or unwrap is not None
+    pipeline = compile_pipeline(lr.query.pipeline)
+    reduce = _label_reducer(expr.grouping, unwrap.label if unwrap is not None else None)
+    key_of = _builder_key(expr.grouping, reduce)
+    series: dict[Labels, SeriesColumns] = {}
+    streams = querier.select_streams(tenant, lr.query.matchers, start, end)
+    stats.streams += len(streams)
+    if unwrap is not None:
+        convert = CONVERSIONS[unwrap.conversion]
+        post = compile_label_filters(unwrap.post_filters)
+    # A querier may offer ``select_timestamps`` (same arguments, batches whose lines are
+    # left out: empty ``data``, zero-length offsets, metadata kept). count/rate over a bare
+    # selector need nothing else, so the store can skip decompressing lines.
+    select = querier.select_batches
+    if pipeline.empty and not need_values:
+        select = getattr(querier, "select_timestamps", select)
+    for stream in streams:
+        proc = pipeline.for_stream(stream)
+        touched: set[int] = set()
+        for batch in select(tenant, stream, start, end, Direction.FORWARD):
+            n = len(batch)
+            offsets = batch.offsets
+            stats.add_batch(batch)
+            if not pipeline.stages and batch.metadata is None and unwrap is None:
+                # Fast path: the stream labels are the series labels. Without stages only
+                # timestamps (and line lengths for bytes_*) are read; with leading line
+                # filters the whole block is scanned once and only indices come back.
+                key = reduce(stream.pairs)
+                col = series.get(key)
+                if col is None:
+                    col = series[key] = SeriesColumns()
+                if id(col) not in touched:
+                    touched.add(id(col))
+                    col.sources += 1
+                kept: Sequence[int] = range(n)
+                if pipeline.empty:
+                    col.ts.extend(batch.timestamps)
+                else:
+                    kept = proc.select(batch)
+                    stamps = batch.timestamps
+                    col.ts.extend([stamps[i] for i in kept])
+                if with_bytes:
+                    col.vals.extend([float(offsets[i + 1] - offsets[i]) for i in kept])
+                stats.post_filter_lines += len(kept)
+                continue
+            timestamps = batch.timestamps
+            for i, line, builder in proc.process(batch):
+                ts = timestamps[i]
+                value = 0.0
+                if unwrap is not None:
+                    raw = builder.get(unwrap.label)
+                    if not raw:
+                        continue  # missing or empty label: no sample (as Loki, #6713)
+                    try:
+                        value = convert(raw)
+                    except ConversionError as err:
+                        builder.set_error(ERR_SAMPLE_EXTRACTION, str(err))
+                    if post is not None and not post(builder, ts, line):
+                        continue
+                elif with_bytes:
+                    value = float(len(line))
+                stats.post_filter_lines += 1
+                key = key_of(builder)
+                col = series.get(key)
+                if col is None:
+                    col = series[key] = SeriesColumns()
+                if id(col) not in touched:
+                    touched.add(id(col))
+                    col.sources += 1
+                col.ts.append(ts)
+                if need_values:  # count/rate read timestamps only, on every path
+                    col.vals.append(value)
+    for col in series.values():
+        col.finish()
+    return series
+
+
+def _label_reducer(
+    grouping: ast.Grouping | None, unwrap_label: str | None
+) -> Callable[[tuple[tuple[str, str], ...]], Labels]:
+    """Series labels of a sample: grouping (``by``/``without``) applied at extraction, and the
+    unwrapped label dropped, unless the sample has an error (which must stay visible)."""
+    cache: dict[tuple[tuple[str, str], ...], Labels] = {}
+    if grouping is None or grouping.without:
+        drop = set(grouping.labels) if grouping is not None else set()
+        if unwrap_label is not None:
+            drop.add(unwrap_label)
+        keep: set[str] | None = None
+    else:
+        drop = set()
+        keep = set(grouping.labels)
+
+    def reduce(pairs: tuple[tuple[str, str], ...]) -> Labels:
+        labels = cache.get(pairs)
+        if labels is None:
+            if any(n == ERROR_LABEL for n, _ in pairs):
+                labels = make_labels(pairs)
+            elif keep is not None:
+                labels = make_labels([p for p in pairs if p[0] in keep])
+            else:
+                labels = make_labels([p for p in pairs if p[0] not in drop])
+            if len(cache) >= _REDUCER_CACHE:  # unique parsed values per line: stay bounded
+                cache.clear()
+            cache[pairs] = labels
+        return labels
+
+    return reduce
+
+
+def _builder_key(
+    grouping: ast.Grouping | None, reduce: Callable[[tuple[tuple[str, str], ...]], Labels]
+) -> Callable[[LabelsBuilder], Labels]:
+    """Series labels straight from a line's label builder. With ``by (...)`` only the grouped
+    names are read (no full, sorted label set per line); errors keep every label."""
+    if grouping is None or grouping.without:
+        return lambda builder: reduce(builder.labels())
+    names = sorted(set(grouping.labels))
+    cache: dict[tuple[str | None, ...], Labels] = {}
+
+    def key_of(builder: LabelsBuilder) -> Labels:
+        if builder.err or builder.err_details:
+            return reduce(builder.labels())
+        get = builder.get
+        values = tuple([get(n) for n in names])
+        labels = cache.get(values)
+        if labels is None:
+            if len(cache) >= _REDUCER_CACHE:
+                cache.clear()
+            labels = cache[values] = make_labels(
+                [(n, v) for n, v in zip(names, values, strict=True) if v is not None]
+            )
+        return labels
+
+    return key_of

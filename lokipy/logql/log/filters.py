@@ -1,0 +1,391 @@
+"""Line filters: ``|=``, ``!=``, ``|~``, ``!~``, ``|>``, ``!>``, ``or`` chains and ``ip()``.
+
+Each filter answers two questions:
+
+* ``matches(line) -> bool`` for one line (used after a parser or formatter changed the line);
+* ``select(batch, candidates) -> list[int]`` for a whole :class:`EntryBatch`: the indices of the
+  entries it keeps. ``|=`` runs one ``bytes.find`` loop over the concatenated block and ``|~``
+  one RE2 search loop, mapping hit positions to entries by bisecting ``offsets``. Lines are
+  back to back with no separator, so a hit that runs past its line's end is re-checked on that
+  line alone, and the scan resumes at the next line (never inside it, which could hide a match
+  there). Regexes whose result depends on context (``^``, ``$``, ``\\b`` ...) are matched line by
+  line instead, since a neighbouring line would change their answer.
+
+When most lines hit, the per-hit bisect costs more than testing each line, so dense batches
+are tested line by line in a C-level ``map`` (``|=`` decides from one ``bytes.count``; ``|~``
+switches after 64 hits if they cover over a quarter of the lines seen). Regexes that are only
+literals (``foo``, ``foo|bar``, ``(?i)error``) run as substring searches.
+
+Regexes are RE2 (linear time) via :func:`lokipy.model.regex.compile_regex`; line filters are
+unanchored.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from itertools import compress, islice, repeat
+from operator import contains
+from typing import Any, Protocol
+
+from lokipy.logql.log.ip import IPMatcher
+from lokipy.logql.log.pattern import PatternTester
+from lokipy.model.entry import EntryBatch
+from lokipy.model.errors import InvalidInput
+from lokipy.model.regex import compile_regex
+
+# Past this share of the batch, scanning the whole block beats checking candidates one by one.
+_DENSE = 0.25
+_REGEX_META = frozenset("\\.+*?()|[]{}^$")  # "|" is handled by _literal_alternatives
+
+
+class LineFilter(Protocol):
+    def matches(self, line: bytes) -> bool: ...
+
+    def select(self, batch: EntryBatch, candidates: list[int] | None = None) -> list[int]: ...
+
+
+def _all(batch: EntryBatch, candidates: list[int] | None) -> list[int]:
+    return list(range(len(batch))) if candidates is None else list(candidates)
+
+
+def _per_line(flt: LineFilter, batch: EntryBatch, candidates: list[int] | None) -> list[int]:
+    if candidates is None:
+        return _each_line(flt.matches, batch)
+    data, off = batch.data, batch.offsets
+    m = flt.matches
+    return [i for i in candidates if m(data[off[i] : off[i + 1]])]
+
+
+def _restrict(hits: list[int], candidates: list[int] | None) -> list[int]:
+    if candidates is None:
+        return hits
+    keep = set(hits)
+    return [i for i in candidates if i in keep]
+
+
+def _complement(hits: list[int], batch: EntryBatch, candidates: list[int] | None) -> list[int]:
+    if not hits:
+        return list(range(len(batch))) if candidates is None else list(candidates)
+    if candidates is None:
+        return sorted(set(range(len(batch))).difference(hits))
+    drop = set(hits)
+    return [i for i in candidates if i not in drop]
+
+
+def _sparse(batch: EntryBatch, candidates: list[int] | None) -> bool:
+    return candidates is not None and len(candidates) < _DENSE * len(batch)
+
+
+class _Positive:
+    """Shared select() for filters that keep lines containing a hit."""
+
+    negate: bool
+
+    def _hits(self, batch: EntryBatch) -> list[int]:
+        raise NotImplementedError
+
+    def _test(self, line: bytes) -> bool:
+        raise NotImplementedError
+
+    def matches(self, line: bytes) -> bool:
+        return self._test(line) != self.negate
+
+    def select(self, batch: EntryBatch, candidates: list[int] | None = None) -> list[int]:
+        if not len(batch):
+            return []
+        if _sparse(batch, candidates):
+            return _per_line(self, batch, candidates)  # type: ignore[arg-type]
+        hits = self._hits(batch)
+        if self.negate:
+            return _complement(hits, batch, candidates)
+        return _restrict(hits, candidates)
+
+
+class ContainsFilter(_Positive):
+    """``|= "text"`` (or ``!=`` with ``negate``): a case-sensitive substring test."""
+
+    __slots__ = ("needle", "negate")
+
+    def __init__(self, needle: str | bytes, negate: bool = False) -> None:
+        self.needle = needle.encode() if isinstance(needle, str) else needle
+        self.negate = negate
+
+    def _test(self, line: bytes) -> bool:
+        return self.needle in line
+
+    def _hits(self, batch: EntryBatch) -> list[int]:
+        needle, data, off = self.needle, batch.data, batch.offsets
+        n = len(batch)
+        if not needle:
+            return list(range(n))
+        count = data.count(needle)
+        if count == 0:
+            return []
+        if count * 8 > n:  # most lines hit: test each line, skipping the bisects
+            return list(compress(range(n), map(contains, _slices(batch), repeat(needle))))
+        width = len(needle)
+        hits: list[int] = []
+        find = data.find
+        pos = find(needle)
+        while pos >= 0:
+            i = bisect_right(off, pos, 0, n) - 1
+            end = off[i + 1]
+            if pos + width <= end or needle in data[off[i] : end]:
+                hits.append(i)
+            pos = find(needle, end)
+        return hits
+
+
+def _slices(batch: EntryBatch, start: int = 0) -> Iterator[bytes]:
+    """The lines of a batch from ``start`` on, sliced lazily at C speed."""
+    off = batch.offsets
+    bounds = map(slice, islice(off, start, None), islice(off, start + 1, None))
+    return map(batch.data.__getitem__, bounds)
+
+
+def _each_line(test: Any, batch: EntryBatch, start: int = 0) -> list[int]:
+    """Indices from ``start`` on whose line passes ``test`` (a C-level loop over the lines:
+    the fastest way when most lines hit, or when a test cannot run over the whole block)."""
+    return list(compress(range(start, len(batch)), map(test, _slices(batch, start))))
+
+
+def _literal_alternatives(pattern: str) -> tuple[list[bytes] | None, bool]:
+    """``foo``, ``foo|bar``, ``(?i)foo``: the regex is a set of plain substrings.
+
+    Case folding is only taken over for ASCII literals without ``k``/``s``, whose Unicode
+    case-fold classes are ASCII-only (``k`` also folds to the Kelvin sign, ``s`` to the
+    long s), so lowering the line's ASCII bytes finds exactly what RE2 finds.
+    """
+    fold = pattern.startswith("(?i)")
+    body = pattern[4:] if fold else pattern
+    parts = body.split("|")
+    if not all(parts) or any(_REGEX_META.intersection(p) for p in parts):
+        return None, False
+    if fold:
+        if not body.isascii() or any(c in body for c in "kKsS"):
+            return None, False
+        parts = [p.lower() for p in parts]
+    return [p.encode() for p in parts], fold
+
+
+def _context_free(pattern: str) -> bool:
+    """No anchors or word boundaries: a match inside a line is a match in the block too."""
+    if "^" in pattern or "$" in pattern:
+        return False
+    for esc in ("\\b", "\\B", "\\A", "\\z", "\\Z"):
+        if esc in pattern:
+            return False
+    return True
+
+
+class RegexFilter(_Positive):
+    """``|~ "re"`` (or ``!~``): an unanchored RE2 search."""
+
+    __slots__ = ("pattern", "negate", "_rx", "_literals", "_fold", "_block", "_matches_empty")
+
+    def __init__(self, pattern: str, negate: bool = False) -> None:
+        self.pattern = pattern
+        self.negate = negate
+        self._rx: Any = compile_regex(pattern.encode("utf-8", "surrogateescape"))
+        self._literals, self._fold = _literal_alternatives(pattern)
+        self._block = _context_free(pattern)
+        self._matches_empty = self._rx.search(b"") is not None
+
+    def _test(self, line: bytes) -> bool:
+        if self._literals is not None:
+            if self._fold:
+                line = line.lower()
+            return any(lit in line for lit in self._literals)
+        return self._rx.search(line) is not None
+
+    def _hits(self, batch: EntryBatch) -> list[int]:
+        n = len(batch)
+        if self._literals is not None:
+            if self._fold:  # ASCII-only lowering keeps every offset where it was
+                batch = EntryBatch(batch.timestamps, batch.data.lower(), batch.offsets)
+            if len(self._literals) == 1:
+                return ContainsFilter(self._literals[0])._hits(batch)
+            found: set[int] = set()
+            for lit in self._literals:
+                found.update(ContainsFilter(lit)._hits(batch))
+            return sorted(found)
+        if not self._block:
+            return _each_line(self._rx.search, batch)
+        if self._matches_empty:
+            return list(range(n))
+        search = self._rx.search
+        data, off = batch.data, batch.offsets
+        hits: list[int] = []
+        pos = 0
+        size = len(data)
+        while pos < size:
+            m = search(data, pos)
+            if m is None:
+                break
+            start, stop = m.span()
+            i = bisect_right(off, start, 0, n) - 1
+            end = off[i + 1]
+            if stop <= end or search(data[off[i] : end]) is not None:
+                hits.append(i)
+                if len(hits) >= 64 and len(hits) * 4 > i:
+                    # Most lines hit: finish line by line in a C-level loop instead.
+                    hits.extend(_each_line(search, batch, i + 1))
+                    return hits
+            pos = end
+        return hits
+
+
+class _Plain:
+    __slots__ = ("_rx",)
+
+    def __init__(self, rx: Any) -> None:
+        self._rx = rx
+
+    def matches(self, line: bytes) -> bool:
+        return self._rx.search(line) is not None
+
+
+class PatternFilter(_Positive):
+    """``|> "pattern"`` (or ``!>``): Loki's pattern test, ``<_>`` wildcards only."""
+
+    __slots__ = ("pattern", "negate", "_tester")
+
+    def __init__(self, pattern: str, negate: bool = False) -> None:
+        self.pattern = pattern
+        self.negate = negate
+        self._tester = PatternTester.compile(pattern)
+
+    def _test(self, line: bytes) -> bool:
+        return self._tester.test(line)
+
+    def _hits(self, batch: EntryBatch) -> list[int]:
+        return _per_line(_Tester(self._test), batch, None)
+
+
+class IPLineFilter(_Positive):
+    """``|= ip("...")`` (or ``!=``): keeps lines holding an address inside the pattern."""
+
+    __slots__ = ("pattern", "negate", "_ip")
+
+    def __init__(self, pattern: str, negate: bool = False) -> None:
+        self.pattern = pattern
+        self.negate = negate
+        self._ip = IPMatcher.compile(pattern)
+
+    def _test(self, line: bytes) -> bool:
+        return self._ip.search(line)
+
+    def _hits(self, batch: EntryBatch) -> list[int]:
+        # One C pass for address-shaped text picks the few lines worth Loki's token scan.
+        shape = self._ip.candidate()
+        data, off = batch.data, batch.offsets
+        n = len(batch)
+        search = self._ip.search
+        hits: list[int] = []
+        pos = 0
+        size = len(data)
+        while pos < size:
+            m = shape.search(data, pos)
+            if m is None:
+                break
+            i = bisect_right(off, m.start(), 0, n) - 1
+            end = off[i + 1]
+            if search(data[off[i] : end]):
+                hits.append(i)
+            pos = end
+        return hits
+
+
+class _Tester:
+    __slots__ = ("matches",)
+
+    def __init__(self, fn: Any) -> None:
+        self.matches = fn
+
+
+class OrFilter(_Positive):
+    """``|= "a" or "b"``: a line matching any alternative. ``negate`` drops those lines instead.
+
+    The alternatives are positive filters; ``!= "a" or "b"`` is ``OrFilter([a, b], negate=True)``.
+    """
+
+    __slots__ = ("filters", "negate")
+
+    def __init__(self, filters: Sequence[_Positive], negate: bool = False) -> None:
+        self.filters = list(filters)
+        self.negate = negate
+
+    def _test(self, line: bytes) -> bool:
+        return any(f._test(line) for f in self.filters)
+
+    def _hits(self, batch: EntryBatch) -> list[int]:
+        found: set[int] = set()
+        for f in self.filters:
+            found.update(f._hits(batch))
+        return sorted(found)
+
+
+class AndFilter:
+    """Consecutive line filters: a line must pass all of them, applied in order."""
+
+    __slots__ = ("filters",)
+
+    def __init__(self, filters: Sequence[LineFilter]) -> None:
+        self.filters = list(filters)
+
+    def matches(self, line: bytes) -> bool:
+        return all(f.matches(line) for f in self.filters)
+
+    def select(self, batch: EntryBatch, candidates: list[int] | None = None) -> list[int]:
+        for f in self.filters:
+            candidates = f.select(batch, candidates)
+            if not candidates:
+                return []
+        return _all(batch, candidates)
+
+
+_OPS = {"|=": (False, "contains"), "!=": (True, "contains"), "|~": (False, "regex"),
+        "!~": (True, "regex"), "|>": (False, "pattern"), "!>": (True, "pattern")}  # fmt: skip
+
+
+def _positive(kind: str, value: str, is_ip: bool) -> _Positive:
+    if is_ip:
+        if kind != "contains":
+            raise InvalidInput("ip: invalid operation")
+        return IPLineFilter(value)
+    if kind == "contains":
+        return ContainsFilter(value)
+    if kind == "regex":
+        return RegexFilter(value)
+    return PatternFilter(value)
+
+
+def line_filter(op: str, value: str, *, ip: bool = False) -> LineFilter:
+    """One filter from an operator (``|=`` ``!=`` ``|~`` ``!~`` ``|>`` ``!>``) and its value."""
+    return line_filter_or(op, [(value, ip)])
+
+
+def line_filter_or(op: str, alternatives: Sequence[tuple[str, bool]]) -> LineFilter:
+    """``op "a" or "b" or ip("c")``: ``alternatives`` are (value, is_ip) pairs.
+
+    Every alternative inherits ``op``: a positive op keeps lines matching any of them, a
+    negative op drops lines matching any of them.
+    """
+    try:
+        negate, kind = _OPS[op]
+    except KeyError:
+        raise InvalidInput(f"unknown line filter operator {op!r}") from None
+    parts = [_positive(kind, value, is_ip) for value, is_ip in alternatives]
+    if len(parts) == 1:
+        part = parts[0]
+        part.negate = negate
+        return part
+    return OrFilter(parts, negate)
+
+
+def chain(filters: Sequence[LineFilter]) -> LineFilter:
+    """Several consecutive filters as one."""
+    if len(filters) == 1:
+        return filters[0]
+    return AndFilter(filters)
