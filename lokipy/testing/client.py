@@ -6,8 +6,9 @@ primitives (push a request, range query, instant query, list streams), in proces
 (:class:`lokipy.testing.clients.HTTPClient`). Queries are full LogQL whenever the store's
 engine is: nothing here parses LogQL; line filters in ``assert_logged`` run on the results.
 
-Defaults suit tests rather than dashboards: queries cover the last 30 days up to a few minutes
-ahead (everything Loki accepts with its default limits), oldest entry first, up to 5000 entries.
+Defaults suit tests rather than dashboards: queries cover the last 30 days up to now (everything
+Loki accepts with its default limits), oldest entry first, up to 5000 entries; the default step
+divides that window exactly, so a metric range query's last point is now.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ if TYPE_CHECKING:
 
 NS = 10**9
 DEFAULT_LOOKBACK_NS = 720 * 3600 * NS  # Loki's max_query_length is 721h
-DEFAULT_LOOKAHEAD_NS = 15 * 60 * NS  # past Loki's 10 minute creation grace period
+# Just past "now": the last point of a default metric range query is then (almost) now, so
+# `count_over_time(...[1m])` sees what was just pushed. Entries stamped ahead of the clock
+# (Loki accepts up to 10 minutes) need an explicit ``end``.
+DEFAULT_LOOKAHEAD_NS = NS
 DEFAULT_LIMIT = 5000  # Loki's max_entries_limit_per_query
 DUMP_STREAMS = 20
 DUMP_LINES = 20
@@ -198,14 +202,17 @@ class LokiTestClient:
         timeout: float = 5.0,
         *,
         until: Callable[[QueryResult], bool] | None = None,
+        instant: bool = False,
         interval: float = 0.02,
         **kwargs: Any,
     ) -> QueryResult:
         """Poll ``query`` until it has at least ``count`` results (entries of a log query,
-        series of a metric query) or ``until(result)`` is true; AssertionError on timeout."""
+        series of a metric query) or ``until(result)`` is true; AssertionError on timeout.
+        ``instant=True`` polls an instant query (metric queries), else a range query."""
         deadline = time.monotonic() + timeout
+        run = self.query_instant if instant else self.query
         while True:
-            result = self.query(query, **kwargs)
+            result = run(query, **kwargs)
             ok = until(result) if until is not None else result.count >= count
             if ok:
                 return result

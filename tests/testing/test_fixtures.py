@@ -187,3 +187,27 @@ def test_shared_server_is_multi_tenant_like_loki_with_auth(lokipy_server: HTTPCl
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(req)
     assert info.value.code == 401 and info.value.read() == b"no org id"
+
+
+def test_full_logql_through_the_fixture(loki: StoreClient | HTTPClient) -> None:
+    """The fixtures pass LogQL through untouched: pipelines, parsers and metric queries work
+    as the store's engine does them, over HTTP and in process alike."""
+    now = time.time_ns()
+    lines = ['{"status":200,"path":"/a"}', '{"status":500,"path":"/b"}', '{"status":502,"path":"/a"}']
+    loki.push({"job": "api"}, [(now - (3 - i) * NS, line) for i, line in enumerate(lines)])
+    assert loki.lines('{job="api"} |= "/a"') == [lines[0], lines[2]]
+    errors = loki.query('{job="api"} | json | status >= 500')
+    assert [e.parsed["path"] for e in errors.entries] == ["/b", "/a"]
+    loki.assert_logged('{job="api"} | json | path="/a"', count=2)
+    total = loki.query_instant('sum(count_over_time({job="api"}[1m]))')
+    assert total.result_type == "vector" and total.value() == 3
+    by_path = loki.query_instant('sum by (path) (count_over_time({job="api"} | json [1m]))')
+    assert {s.metric["path"]: s.last for s in by_path.series} == {"/a": 2, "/b": 1}
+    matrix = loki.query('count_over_time({job="api"}[1m])', start=now - 60 * NS, end=now, step=10 * NS)
+    assert matrix.result_type == "matrix" and matrix.count == 1 and matrix.series[0].last == 3
+    # Default window: the last point is now, so a [1m] range sees what was just pushed.
+    assert loki.query('sum(count_over_time({job="api"}[1m]))').series[0].last == 3
+    done = loki.wait_for(
+        'sum(count_over_time({job="api"}[1m]))', instant=True, until=lambda r: r.value() >= 3
+    )
+    assert done.result_type == "vector"
