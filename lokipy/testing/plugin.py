@@ -111,3 +111,20 @@ def lokipy_server_fn(lokipy_config: Config) -> Iterator[HTTPClient]:
     finally:
         client.close()
         server.stop()
+
+
+_CLIENT_FIXTURES = ("lokipy_store", "lokipy_server", "lokipy_server_fn")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """A failing test that used a lokipy fixture gets a report section with what the store
+    held when it failed, whatever assertion failed (the fixtures are still up at this point)."""
+    rep: pytest.TestReport = yield
+    if rep.when == "call" and rep.failed:
+        funcargs = getattr(item, "funcargs", {})
+        for name in _CLIENT_FIXTURES:
+            client = funcargs.get(name)
+            if client is not None and hasattr(client, "describe"):
+                rep.sections.append((f"lokipy: {name}", client.describe()))
+    return rep

@@ -71,6 +71,30 @@ def test_failure_report_shows_what_was_stored(suite: pytest.Pytester) -> None:
     )
 
 
+def test_any_failing_test_shows_the_store_in_its_report(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_plain_assert="""
+        def test_plain_assert(lokipy_server):
+            lokipy_server.push({"app": "cart"}, ["item added sku=42"])
+            assert 1 + 1 == 3
+
+        def test_passes(lokipy_server):
+            lokipy_server.push({"app": "cart"}, ["fine"])
+        """
+    )
+    result = suite.runpytest_inprocess(*PLUGIN_ARGS, "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- lokipy: lokipy_server -*",
+            "tenant 't*-test_plain_assert' holds 1 stream(s):",
+            '*{app="cart", service_name="cart"}: 1 entry*',
+            "*item added sku=42*",
+        ]
+    )
+    assert "fine" not in result.stdout.str()
+
+
 def test_lokipy_config_can_be_overridden_in_a_conftest(suite: pytest.Pytester) -> None:
     suite.makeconftest(
         """
