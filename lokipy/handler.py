@@ -11,7 +11,8 @@ set, and pushes protobuf+snappy (what promtail sends) or JSON. The application n
 the network: when the queue is full the record is dropped and counted (``handler.dropped``).
 Retries 429/5xx/connection errors with backoff up to ``max_retries``; a 4xx batch is dropped,
 as promtail drops it. ``flush()`` waits until everything queued so far was sent; ``close()``
-flushes, then stops the thread. Only the standard library and ``lokipy.wire`` are used.
+flushes (for at most ``timeout`` seconds), then stops the thread. Only the standard library
+and ``lokipy.wire`` are used.
 """
 
 from __future__ import annotations
@@ -176,8 +177,10 @@ class LokiHandler(logging.Handler):
         return marker.done.wait(timeout if timeout is not None else self.timeout * (self.max_retries + 2) + 1)
 
     def close(self) -> None:
+        """Flush (waiting at most ``timeout`` seconds: logging.shutdown calls this at exit, and
+        an unreachable server must not hold the process), then stop the sender thread."""
         if not self._closed:
-            self.flush()
+            self.flush(timeout=self.timeout)
             self._closed = True
             try:
                 self._queue.put(_STOP, timeout=1.0)
