@@ -151,3 +151,14 @@ def test_python_loki_clients_push_to_the_sink(server: SinkServer) -> None:
         log.removeHandler(handler)
     t = server.sink.stats()["tenants"]["fake"]
     assert t["lines"] == 1 and t["rejected_requests"] == 0
+
+
+def test_invalid_utf8_in_labels_is_counted_and_reported(server: SinkServer) -> None:
+    r = PushRequest([PushStream('{app="caf\udce9"}', [time.time_ns()], [b"x"])])
+    resp = server.http.post("/loki/api/v1/push", content=encode_push_proto(r))
+    assert resp.status_code == 204
+    stats = server.http.get("/sink/stats")
+    assert stats.status_code == 200
+    # The key is the canonical label text, which quotes invalid UTF-8 as Go does (\xNN).
+    assert list(stats.json()["tenants"]["fake"]["streams"]) == ['{app="caf\\xe9"}']
+    assert stats.json()["totals"]["lines"] == 1
