@@ -196,14 +196,24 @@ class Store:
         self.stats.bytes_received += s.byte_size()
         self.stats.duplicates += res.duplicates
         if head.should_close(self.config.ingester.chunk_target_size):
-            self._close_head(info, "full")
+            # The chunk holds this stream's entries up to and including the record at ``pos``,
+            # so it is closed just past that record, not at the WAL's end: during replay the
+            # WAL's end lies beyond records still to be replayed into the next head, and a
+            # FLUSHED marker covering them would make the next replay drop them (data loss
+            # after two crashes in a row).
+            self._close_head(info, "full", closed_at=(pos[0], pos[1] + 1))
 
-    def _close_head(self, info: StreamInfo, reason: str, drop_head: bool = False) -> None:
+    def _close_head(
+        self, info: StreamInfo, reason: str, drop_head: bool = False, closed_at: Position | None = None
+    ) -> None:
         """Move everything the head holds into a pending chunk (lock held)."""
         head = info.head
         if head is None:
             return
-        pos = self.wal.position() if self.wal is not None else _NO_POS
+        if closed_at is not None:
+            pos = closed_at
+        else:
+            pos = self.wal.position() if self.wal is not None else _NO_POS
         chunk = head.close(pos, reason)
         if chunk is not None:
             info.pending.append(chunk)
