@@ -31,7 +31,12 @@ CONFIG = {
         # Retention runs on every pass but never reaches this test's fresh entries.
         "retention_period": "24h",
     },
-    "ingester": {"chunk_block_size": 1024, "chunk_target_size": 2048, "flush_check_period": "50ms"},
+    "ingester": {
+        "chunk_block_size": 1024,
+        "chunk_target_size": 8192,
+        "max_chunk_age": "1s",  # chunks close by age too: many small ones for the compactor
+        "flush_check_period": "50ms",
+    },
     "wal": {"segment_size": 32768},
     "compactor": {"compaction_interval": "200ms", "retention_enabled": True, "min_chunk_size": 65536},
 }
