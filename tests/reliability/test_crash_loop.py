@@ -53,7 +53,9 @@ def pusher(url: str, worker: int, acked: list[Entry], stop: threading.Event, seq
             seq[worker] += 4
             streams = []
             for s in range(STREAMS_PER_WORKER):
-                values = [[str(base + (n + i) * 1000), f"w{worker} s{s} n{n + i} " + "y" * 40] for i in range(4)]
+                values = [
+                    [str(base + (n + i) * 1000), f"w{worker} s{s} n{n + i} " + "y" * 40] for i in range(4)
+                ]
                 streams.append({"stream": {"job": "loop", "s": f"{worker}-{s}"}, "values": values})
             body = orjson.dumps({"streams": streams})
             try:
@@ -63,9 +65,7 @@ def pusher(url: str, worker: int, acked: list[Entry], stop: threading.Event, seq
             except httpx.HTTPError:
                 return  # died mid-request: never acknowledged
             if resp.status_code == 204:
-                acked.extend(
-                    (st["stream"]["s"], ts, line) for st in streams for ts, line in st["values"]
-                )
+                acked.extend((st["stream"]["s"], ts, line) for st in streams for ts, line in st["values"])
 
 
 def read_everything(url: str) -> list[Entry]:
@@ -120,7 +120,9 @@ def test_random_sigkills_under_load_lose_and_duplicate_nothing(tmp_path: Path) -
         stored = read_everything(server.url)
         assert len(acked) >= rounds * 16, f"too few acknowledged pushes (seed {seed})"
         missing = set(acked) - set(stored)
-        assert not missing, f"seed {seed}: {len(missing)} acknowledged entries lost, e.g. {sorted(missing)[:3]}"
+        assert not missing, (
+            f"seed {seed}: {len(missing)} acknowledged entries lost, e.g. {sorted(missing)[:3]}"
+        )
         assert len(stored) == len(set(stored)), f"seed {seed}: an entry came back twice"
         resp = httpx.post(
             server.url + "/loki/api/v1/push",
