@@ -146,9 +146,9 @@ header_value = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), ma
 def test_any_content_type_and_encoding(
     client: httpx.Client, content_type: str, encoding: str, body: bytes
 ) -> None:
-    headers = {"Content-Type": content_type}
+    headers = {"Content-Type": content_type.strip()}
     if encoding.strip():
-        headers["Content-Encoding"] = encoding
+        headers["Content-Encoding"] = encoding.strip()
     answered(client.post("/loki/api/v1/push", content=body, headers=headers))
 
 
@@ -291,3 +291,12 @@ def test_raw_bytes_in_label_values_read_back_as_replacement_characters(client: h
         resp = client.get(path, params={"query": '{job=~"raw.*"}', "match[]": '{job=~"raw.*"}', **rng})
         assert resp.status_code == 200, resp.text
         assert "raw\ufffd" in resp.text
+
+
+@pytest.mark.parametrize("labels", ['{job="a\udc80', '{job="a\udc80", 1x="y"}'])
+def test_raw_bytes_quoted_in_an_error_message_are_a_400_not_a_500(client: httpx.Client, labels: str) -> None:
+    # Found by the fuzzer: the 400 message quotes the label text, and encoding it failed.
+    body = encode_push_proto(PushRequest([PushStream(labels, [NOW], [b"x"])]))
+    resp = client.post("/loki/api/v1/push", content=body, headers={"Content-Type": "application/x-protobuf"})
+    assert resp.status_code == 400, resp.text
+    assert "a\ufffd" in resp.text
