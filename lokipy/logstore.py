@@ -306,6 +306,6 @@ def _data(result: QueryResult, encoding_flags: Sequence[str]) -> dict[str, Any]:
     """Loki's JSON ``data``; ``encodingFlags`` is echoed when the client sent any."""
     flags = list(encoding_flags)
     data = to_loki_data(result, categorize_labels="categorize-labels" in flags, encoding_flags=flags or None)
-    if result.warnings:  # e.g. max_query_series: the API lifts them to the top-level "warnings"
-        data["warnings"] = list(result.warnings)
+    if result.warnings:
+        data["warnings"] = list(result.warnings)  # the API lifts these to the top level
     return data

@@ -77,6 +77,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> Response:
+        if err.status_code == 404:  # Go's net/http wording, which clients probing for features see
+            return PlainTextResponse("404 page not found\n", status_code=404)
         return PlainTextResponse(str(err.detail), status_code=err.status_code)
 
     @app.exception_handler(Exception)

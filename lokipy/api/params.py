@@ -71,7 +71,8 @@ def limit_param(params: MultiDict, default: int = 100) -> int:
     try:
         limit = int(raw)
     except ValueError:
-        raise InvalidInput(f"invalid limit '{raw}': must be an integer") from None
+        # Loki passes Go's strconv error through.
+        raise InvalidInput(f'strconv.ParseInt: parsing "{raw}": invalid syntax') from None
     if limit <= 0:
         raise InvalidInput("limit must be a positive value")
     return limit

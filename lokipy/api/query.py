@@ -71,7 +71,7 @@ async def run_query(
 
 async def _range_data(request: Request) -> tuple[dict[str, Any], list[str], float]:
     state, tenant, params = await _read_tenant(request)
-    query = query_param(params)
+    query = params.get("query") or ""  # an empty query is the parser's to refuse, in its words
     tr = time_range(params)
     limit = limit_param(params)
     # max_query_length is the engine's to enforce (it knows the query); the entries limit is
@@ -122,7 +122,7 @@ async def query_legacy(request: Request) -> Response:
 @router.api_route("/loki/api/v1/query", methods=["GET", "POST"])
 async def query_instant(request: Request) -> Response:
     state, tenant, params = await _read_tenant(request)
-    query = query_param(params)
+    query = params.get("query") or ""  # an empty query is the parser's to refuse, in its words
     ts = timestamp_param(params, "time", time.time_ns())
     limit = limit_param(params)
     check_entries_limit(query, limit, state.config.limits_for(tenant).max_entries_limit_per_query)

@@ -6,7 +6,8 @@ is run *before* the upgrade, so every mistake is a plain-text 400 as Loki gives 
 * the backfill: the newest ``limit`` entries in ``[start, now)``, sent oldest first;
 * a poller re-reads ``[watermark - LATE_WINDOW, now - delay_for)`` every ``POLL_SECONDS``
   through the same range-query path as ``/query_range`` (so pipelines work exactly alike),
-  skipping the read when nothing was pushed since, and forgets what it already sent;
+  skipping the read when nothing was pushed since (but reading at least every
+  ``IDLE_READ_SECONDS``, for entries that come due later), and forgets what it already sent;
 * a bounded queue between poller and socket: a slow client never slows pushes or the poller;
   when the queue is full, entries are dropped and reported in the next message's
   ``dropped_entries`` (labels + timestamp), as Loki's tailer does.
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 POLL_SECONDS = 0.25
+IDLE_READ_SECONDS = 1.0
 LATE_WINDOW_NS = 3 * 10**9  # how far behind the read watermark a late push is still caught
 MAX_DELAY_FOR = 5
 PAGE = 1000  # entries per read (and at most per message)
@@ -220,11 +222,14 @@ class TailSession:
 async def _poller(session: TailSession) -> None:
     store = session.state.logstore.store
     seen_lines = -1
+    last_read = 0.0
     while True:
         received = store.stats.lines_received
-        # Nothing pushed since the last read and nothing waiting on delay_for: skip the read.
-        if received != seen_lines or session.params.delay_for:
+        # Nothing pushed since the last read: skip it, but still read now and then, for entries
+        # stamped a little in the future (or held back by delay_for) that come due later.
+        if received != seen_lines or time.monotonic() - last_read >= IDLE_READ_SECONDS:
             seen_lines = received
+            last_read = time.monotonic()
             fresh = await run_in_threadpool(session.poll)
             if fresh:
                 session.offer(fresh)

@@ -326,6 +326,21 @@ def read_block(buf: bytes | memoryview, lay: Layout) -> EntryBatch:
     return EntryBatch(timestamps=ts, data=text, offsets=offsets, metadata=metadata)
 
 
+def read_columns(buf: bytes | memoryview, lay: Layout) -> EntryBatch:
+    """Timestamps and metadata only: ``data`` empty, ``offsets`` all zero, text not inflated.
+
+    What selector-only metrics (``count_over_time``, ``rate``) need; structured metadata is
+    kept because it is part of a series' labels.
+    """
+    n = lay.meta.count
+    ts = read_timestamps(buf, lay)
+    metadata = None
+    if lay.flags & FLAG_METADATA:
+        raw = _inflate(buf, lay.md, lay.md_raw, "metadata")
+        metadata = _decode_metadata(raw, n, lay.md[0])
+    return EntryBatch(timestamps=ts, data=b"", offsets=array("I", bytes(4 * (n + 1))), metadata=metadata)
+
+
 def _decode_metadata(raw: bytes, n: int, at: int) -> list[Metadata]:
     try:
         distinct, pos = read_uvarint(raw, 0)
@@ -398,6 +413,14 @@ def decode_block(buf: bytes | memoryview) -> EntryBatch:
     """
     try:
         return read_block(buf, read_header(buf))
+    except FormatError as err:
+        raise corrupt(err, "block") from None
+
+
+def decode_block_columns(buf: bytes | memoryview) -> EntryBatch:
+    """Timestamps and metadata of a block without its text (see :func:`read_columns`)."""
+    try:
+        return read_columns(buf, read_header(buf))
     except FormatError as err:
         raise corrupt(err, "block") from None
 

@@ -26,6 +26,7 @@ from lokipy.chunk.block import (
     corrupt,
     encode_block,
     read_block,
+    read_columns,
     read_header,
     read_offsets,
     read_timestamps,
@@ -335,6 +336,15 @@ class ChunkReader:
         buf = self.block_bytes(i)
         try:
             return read_timestamps(buf, self._header(i, buf))
+        except FormatError as err:
+            raise corrupt(err, f"block {i}", meta.offset, self.path) from None
+
+    def columns(self, i: int) -> EntryBatch:
+        """Block ``i``'s timestamps and metadata, text left compressed (``data`` empty)."""
+        meta = self.metas[i]
+        buf = self.block_bytes(i)
+        try:
+            return read_columns(buf, self._header(i, buf))
         except FormatError as err:
             raise corrupt(err, f"block {i}", meta.offset, self.path) from None
 

@@ -140,6 +140,38 @@ class LokiClient:
         params = [("match", s) for s in selectors] + [("start", str(start)), ("end", str(end))]
         return list(self.get("/loki/api/v1/series", params).get("data") or [])
 
+    def index_stats(self, query: str, start: int, end: int) -> dict[str, int]:
+        params = {"query": query, "start": str(start), "end": str(end)}
+        body = self.get("/loki/api/v1/index/stats", params)
+        if not isinstance(body, dict):
+            raise ClientError(f"unexpected answer from server: {str(body)[:200]}")
+        return body
+
+    def volume(
+        self,
+        query: str,
+        start: int,
+        end: int,
+        limit: int,
+        *,
+        targets: str | None = None,
+        aggregate_by: str = "series",
+        step: str | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "query": query,
+            "start": str(start),
+            "end": str(end),
+            "limit": limit,
+            "aggregateBy": aggregate_by,
+        }
+        if targets:
+            params["targetLabels"] = targets
+        if step:
+            params["step"] = step
+        path = "/loki/api/v1/index/volume_range" if step else "/loki/api/v1/index/volume"
+        return _data(self.get(path, params))
+
     def log_entries(
         self,
         query: str,

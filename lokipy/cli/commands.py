@@ -83,6 +83,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     _client_flags(s)
     s.set_defaults(func=series_command)
 
+    st = sub.add_parser("stats", help="index statistics of a selector: bytes, chunks, streams, entries")
+    st.add_argument("selector", help="e.g. '{app=\"api\"}'")
+    _time_flags(st)
+    _client_flags(st)
+    st.set_defaults(func=stats_command)
+
+    for name, ranged in (("volume", False), ("volume_range", True)):
+        v = sub.add_parser(name, help="bytes per label combination" + (" over time" if ranged else ""))
+        v.add_argument("selector", help="e.g. '{env=\"prod\"}'")
+        _time_flags(v)
+        v.add_argument("--limit", type=int, default=100, help="most series to list (default 100)")
+        v.add_argument("--targets", help="comma-separated labels to group by (default: the selector's)")
+        v.add_argument("--aggregate-by", choices=("series", "labels"), default="series")
+        if ranged:
+            v.add_argument("--step", default="1h", help="bucket width (default 1h)")
+        _client_flags(v)
+        v.set_defaults(func=volume_command)
+        if not ranged:
+            v.set_defaults(step=None)
+
 
 def _output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", choices=OUTPUT_MODES, default="default",
@@ -237,4 +257,39 @@ def series_command(args: argparse.Namespace) -> int:
         return 0
     for s in found:
         print(format_labels(sorted(s.items())))
+    return 0
+
+
+def human_bytes(n: int) -> str:
+    """Decimal units as logcli prints them (``1.2 MB``)."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if size < 1000 or unit == "PB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def stats_command(args: argparse.Namespace) -> int:
+    start, end = time_window(args)
+    with _client(args) as client:
+        stats = client.index_stats(args.selector, start, end)
+    print("{")
+    print(f"  bytes: {human_bytes(int(stats.get('bytes', 0)))}")
+    for key in ("chunks", "streams", "entries"):
+        print(f"  {key}: {int(stats.get(key, 0))}")
+    print("}")
+    return 0
+
+
+def volume_command(args: argparse.Namespace) -> int:
+    if args.limit <= 0:
+        raise ClientError("--limit must be positive")
+    start, end = time_window(args)
+    with _client(args) as client:
+        data = client.volume(
+            args.selector, start, end, args.limit, targets=args.targets,
+            aggregate_by=args.aggregate_by, step=args.step,
+        )  # fmt: skip
+    _print_json(data["result"], sys.stdout)
     return 0

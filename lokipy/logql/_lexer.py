@@ -69,6 +69,11 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
     "ip": ("IP", "ip"),
 }
 
+# Token names as goyacc prints them in "unexpected X, expecting Y" (Loki maps its spelled
+# tokens to their text; the others keep their token names).
+DISPLAY = {kind: text for text, kind in KEYWORDS.items()}
+DISPLAY.update({"$END": "$end", "LABEL_REPLACE": "label_replace", "IP": "ip"})
+
 PARSER_FLAGS = frozenset({"--strict", "--keep-empty"})
 _NEWLINE = re.compile("\n")
 # The common tokens, matched in one go: plain identifiers, strings without escapes and
@@ -76,7 +81,7 @@ _NEWLINE = re.compile("\n")
 # character-by-character path that mirrors Go's scanner.
 _FAST = re.compile(
     r"([ \t\n\r]*)(?:(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<str>\"[^\"\\\n]*\")"
-    r"|(?P<punct>[{},()+*^%\]]))?"
+    r"|(?P<punct>[{},()+*^%\]])|(?P<op2>\|[=~>]|![=~>]|=[=~]|[<>]=)|(?P<op1>[|=<>]))?"
 )
 _PUNCT = {
     "{": "OPEN_BRACE", "}": "CLOSE_BRACE", ",": "COMMA", "(": "OPEN_PARENTHESIS",
@@ -198,6 +203,14 @@ class _Scanner:
                 continue
             elif kind == "punct":
                 tokens.append(Tok(_PUNCT[m.group("punct")], m.group("punct"), line, col))
+                i = m.end()
+                continue
+            elif kind == "op2":  # finished with Scanner.Next in Loki: line 0
+                tokens.append(Tok(KEYWORDS[m.group("op2")], m.group("op2"), 0, col))
+                i = m.end()
+                continue
+            elif kind == "op1":
+                tokens.append(Tok(KEYWORDS[m.group("op1")], m.group("op1"), line, col))
                 i = m.end()
                 continue
             ch = text[i]
@@ -459,3 +472,10 @@ def _scan_number(text: str, i: int) -> tuple[int, bool, str]:
 def tokenize(text: str) -> Lexed:
     """All tokens of ``text`` (stopping at a fatal lexer error), as Loki's lexer yields them."""
     return _Scanner(text).run()
+
+
+def display_name(tok: Tok) -> str:
+    """How goyacc names a token in ``unexpected X``: Loki's spelling or its token name."""
+    if tok.type in ("RANGE_OP", "VECTOR_OP", "CONV_OP"):
+        return FUNCTIONS[tok.value][1]
+    return DISPLAY.get(tok.type, tok.type)

@@ -89,9 +89,7 @@ class MetricEvaluator:
             return self._binary(expr)
         if isinstance(expr, ast.LabelReplace):
             inner = self._vector(expr.expr)
-            return [
-                label_replace(v, expr.dst, expr.replacement, expr.src, expr.regex) for v in inner
-            ]
+            return [label_replace(v, expr.dst, expr.replacement, expr.src, expr.regex) for v in inner]
         raise LogQLEvalError(f"unsupported expression {expr}")
 
     def _vector(self, expr: ast.SampleExpr) -> list[StepVector]:
@@ -171,15 +169,11 @@ class MetricEvaluator:
             vectors = rhs if scalar_left else lhs
             assert isinstance(scalar, float) and not isinstance(vectors, float)
             return [
-                vector_scalar_binop(
-                    op, v, scalar, scalar_left=scalar_left, return_bool=expr.return_bool
-                )
+                vector_scalar_binop(op, v, scalar, scalar_left=scalar_left, return_bool=expr.return_bool)
                 for v in vectors
             ]
         m = expr.matching
-        matching = (
-            VectorMatching(m.on, m.labels, m.card, m.include) if m is not None else VectorMatching()
-        )
+        matching = VectorMatching(m.on, m.labels, m.card, m.include) if m is not None else VectorMatching()
         return [
             vector_binop(op, lv, rv, matching, return_bool=expr.return_bool)
             for lv, rv in zip(lhs, rhs, strict=True)
@@ -200,9 +194,7 @@ class MetricEvaluator:
         off = expr.range.offset_ns
         fetch_start = self.steps[0] - off - rng + 1  # windows exclude their lower bound
         fetch_end = self.steps[-1] - off + 1
-        series = extract_samples(
-            self.querier, self.tenant, expr, fetch_start, fetch_end, self.stats
-        )
+        series = extract_samples(self.querier, self.tenant, expr, fetch_start, fetch_end, self.stats)
         ends = [t - off for t in self.steps]
         starts = [e - rng for e in ends]
         windows = []
@@ -235,10 +227,7 @@ class MetricEvaluator:
             else:
                 fn = range_function(op, unwrapped=unwrapped, param=expr.param)
                 ts, values = col.ts, col.vals
-                vals = [
-                    fn(ts, values, lo, hi, rng, ends[i])
-                    for i, lo, hi in zip(idx, los, his, strict=True)
-                ]
+                vals = [fn(ts, values, lo, hi, rng, ends[i]) for i, lo, hi in zip(idx, los, his, strict=True)]
             out.append((labels, idx, vals))
         return out
 

@@ -57,9 +57,7 @@ class ScanStats:
         if n:
             self.bytes += batch.offsets[n] - batch.offsets[0]
         if batch.metadata is not None:
-            self.metadata_bytes += sum(
-                len(name) + len(value) for md in batch.metadata for name, value in md
-            )
+            self.metadata_bytes += sum(len(name) + len(value) for md in batch.metadata for name, value in md)
 
 
 @dataclass(slots=True)

@@ -9,8 +9,10 @@ Welford variance, counter-reset extrapolation).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
+
+from lokipy.logql.log.units import ConversionError as ConversionError  # re-exported for the extractor
+from lokipy.logql.log.units import parse_bytes, parse_duration, parse_float
 
 RangeFn = Callable[[Sequence[int], Sequence[float], int, int, int, int], float]
 
@@ -172,135 +174,10 @@ def absent_value(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng
 
 # --- unwrap conversions ---------------------------------------------------------------------
 
-_DEC_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
-_HEX_FLOAT = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+\Z")
-_SPECIAL = {
-    "inf": math.inf,
-    "+inf": math.inf,
-    "-inf": -math.inf,
-    "infinity": math.inf,
-    "+infinity": math.inf,
-    "-infinity": -math.inf,
-    "nan": math.nan,
-    "+nan": math.nan,
-    "-nan": math.nan,
-}
-
-
-class ConversionError(ValueError):
-    """A label value that the unwrap conversion cannot read (becomes SampleExtractionErr)."""
-
-
-def parse_go_float(text: str) -> float:
-    """Go's ``strconv.ParseFloat(s, 64)``: no spaces or underscores; overflow is an error."""
-    special = _SPECIAL.get(text.lower())
-    if special is not None:
-        return special
-    if _DEC_FLOAT.match(text):
-        value = float(text)
-    elif _HEX_FLOAT.match(text):
-        value = float.fromhex(text)
-    else:
-        raise ConversionError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
-    if math.isinf(value):
-        raise ConversionError(f'strconv.ParseFloat: parsing "{text}": value out of range')
-    return value
-
-
-_DURATION_UNITS = {
-    "ns": 1,
-    "us": 1_000,
-    "\u00b5s": 1_000,
-    "\u03bcs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]*)")
-_MAX_DURATION = (1 << 63) - 1
-
-
-def parse_go_duration(text: str) -> int:
-    """Go's ``time.ParseDuration`` in ns (``1h30m``, ``1.5s``, ``-2ms``; a bare ``0``)."""
-    s = text
-    neg = False
-    if s[:1] in ("-", "+"):
-        neg = s[0] == "-"
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise ConversionError(f'time: invalid duration "{text}"')
-    total = 0
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if m is None or m.end() == pos:
-            raise ConversionError(f'time: invalid duration "{text}"')
-        whole, frac, unit = m.group(1), m.group(2), m.group(3)
-        if not whole and not frac:
-            raise ConversionError(f'time: invalid duration "{text}"')
-        if not unit:
-            raise ConversionError(f'time: missing unit in duration "{text}"')
-        scale = _DURATION_UNITS.get(unit)
-        if scale is None:
-            raise ConversionError(f'time: unknown unit "{unit}" in duration "{text}"')
-        value = int(whole or "0") * scale
-        if frac:
-            value += int(int(frac) * (scale / 10 ** len(frac)))
-        total += value
-        if total > _MAX_DURATION:
-            raise ConversionError(f'time: invalid duration "{text}"')
-        pos = m.end()
-    return -total if neg else total
-
-
-_BYTE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "ki": 1024,
-    "kib": 1024,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "mi": 1024**2,
-    "mib": 1024**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "gi": 1024**3,
-    "gib": 1024**3,
-    "t": 1000**4,
-    "tb": 1000**4,
-    "ti": 1024**4,
-    "tib": 1024**4,
-    "p": 1000**5,
-    "pb": 1000**5,
-    "pi": 1024**5,
-    "pib": 1024**5,
-    "e": 1000**6,
-    "eb": 1000**6,
-    "ei": 1024**6,
-    "eib": 1024**6,
-}
-
-
-def parse_bytes(text: str) -> float:
-    """go-humanize's ``ParseBytes``: ``42 MB``, ``1.5KiB``, ``1,024`` (units case-insensitive)."""
-    end = 0
-    while end < len(text) and (text[end].isdigit() or text[end] in ".,"):
-        end += 1
-    number = text[:end].replace(",", "")
-    value = parse_go_float(number)
-    unit = text[end:].strip().lower()
-    mult = _BYTE_UNITS.get(unit)
-    if mult is None:
-        raise ConversionError(f"unhandled size name: {unit}")
-    value *= mult
-    if value >= 2.0**64:
-        raise ConversionError(f"too large: {text}")
-    return float(int(value))
+# Loki converts with Go's strconv.ParseFloat, time.ParseDuration and humanize.ParseBytes; the
+# label filters need the same functions with the same messages, so both share one module.
+parse_go_float = parse_float
+parse_go_duration = parse_duration
 
 
 def convert_float(text: str) -> float:
@@ -308,7 +185,7 @@ def convert_float(text: str) -> float:
 
 
 def convert_bytes(text: str) -> float:
-    return parse_bytes(text)
+    return float(parse_bytes(text))
 
 
 def convert_duration(text: str) -> float:

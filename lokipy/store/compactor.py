@@ -20,6 +20,7 @@ from lokipy.model.entry import EntryBatch
 from lokipy.model.errors import CorruptData, NotFound
 from lokipy.model.labels import Labels
 from lokipy.model.stream import stream_id
+from lokipy.store.batches import merge_batches
 from lokipy.store.index import ChunkRef
 
 if TYPE_CHECKING:
@@ -108,8 +109,6 @@ def _merge_small(
         result.errors.append(f"cannot compact {labels}: {err}")
         log.warning("compaction of %s skipped: %s", labels, err)
         return None
-    from lokipy.store.store import merge_batches
-
     merged = merge_batches(batches)
     writer = ChunkWriter(str(labels).encode("utf-8", "surrogateescape"))
     block_size = cfg.ingester.chunk_block_size

@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from lokipy.chunk import decode_block, encode_block
 from lokipy.model.entry import EntryBatch, Metadata
 from lokipy.model.labels import Labels
 from lokipy.model.timeparse import format_rfc3339
 from lokipy.store.wal import Position
+
+
+class FlushReason(StrEnum):
+    """Why a chunk was closed (Loki's ``pkg/ingester/flush.go`` names them the same way)."""
+
+    FULL = "full"  # one more block would pass chunk_target_size
+    IDLE = "idle"  # no push for chunk_idle_period
+    MAX_AGE = "max_age"  # first entry older than max_chunk_age
+    WAL_SIZE = "wal_size"  # the WAL passed wal.max_bytes and this head pins its oldest segment
+    SHUTDOWN = "shutdown"
+    FORCED = "forced"  # an explicit flush()
 
 
 @dataclass(slots=True)
@@ -39,7 +51,7 @@ class ClosedChunk:
     blocks: list[CutBlock]
     pin: Position  # the oldest WAL record it holds entries from
     closed_at: Position  # every record of this stream before here is in this chunk
-    reason: str
+    reason: FlushReason
 
     @property
     def min_ts(self) -> int:
@@ -187,7 +199,7 @@ class StreamHead:
         next_block = self.compressed_bytes / len(self.blocks)
         return self.compressed_bytes + next_block > target_size
 
-    def close(self, pos: Position, reason: str) -> ClosedChunk | None:
+    def close(self, pos: Position, reason: FlushReason) -> ClosedChunk | None:
         """Turn everything held into a closed, fully time-ordered chunk; the head restarts empty."""
         self.cut_block()
         if not self.blocks:

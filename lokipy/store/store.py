@@ -7,28 +7,28 @@ the index segment that points at it, then the WAL marker that lets older segment
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import heapq
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from lokipy.chunk import ChunkReader, ChunkWriter, decode_block
+from lokipy.chunk import ChunkReader, ChunkWriter, decode_block, decode_block_columns
 from lokipy.config import Config
-from lokipy.model.entry import EntryBatch, Metadata, PushRequest
+from lokipy.model.entry import EntryBatch, PushRequest
 from lokipy.model.errors import CorruptData, NotFound, StorageUnavailable
 from lokipy.model.labels import Labels
 from lokipy.model.matchers import LabelMatcher
 from lokipy.model.querier import Direction
 from lokipy.model.stream import stream_id
+from lokipy.store.batches import Source, clusters, merge_batches, same, slice_range, without_text
 from lokipy.store.compactor import CompactionResult, compact
 from lokipy.store.distributor import Distributor, ValidStream, summarise_errors
-from lokipy.store.head import ClosedChunk, StreamHead
+from lokipy.store.head import ClosedChunk, FlushReason, StreamHead
 from lokipy.store.index import ChunkRef, StreamInfo, TenantIndex, decode_segment, encode_segment
 from lokipy.store.objstore import LocalObjectStore, MemoryObjectStore, ObjectStore
 from lokipy.store.wal import (
@@ -201,10 +201,10 @@ class Store:
             # WAL's end lies beyond records still to be replayed into the next head, and a
             # FLUSHED marker covering them would make the next replay drop them (data loss
             # after two crashes in a row).
-            self._close_head(info, "full", closed_at=(pos[0], pos[1] + 1))
+            self._close_head(info, FlushReason.FULL, closed_at=(pos[0], pos[1] + 1))
 
     def _close_head(
-        self, info: StreamInfo, reason: str, drop_head: bool = False, closed_at: Position | None = None
+        self, info: StreamInfo, reason: FlushReason, drop_head: bool = False, closed_at: Position | None = None
     ) -> None:
         """Move everything the head holds into a pending chunk (lock held)."""
         head = info.head
@@ -237,7 +237,7 @@ class Store:
             except Exception:  # noqa: BLE001 - the flusher must survive any bug and retry
                 log.exception("unexpected error in the flush loop")
 
-    def flush(self, reason: str | None = "forced") -> int:
+    def flush(self, reason: FlushReason | None = FlushReason.FORCED) -> int:
         """Close heads that are due (or all of them, with a reason) and write pending chunks.
 
         Returns the number of chunks written.
@@ -258,13 +258,13 @@ class Store:
                         continue
                     due = reason
                     if due is None and now - head.last_append_ns > ing.chunk_idle_period:
-                        due = "idle"
+                        due = FlushReason.IDLE
                     elif due is None and now - head.first_append_ns > ing.max_chunk_age:
-                        due = "max_age"
+                        due = FlushReason.MAX_AGE
                     elif due is None and oldest_pin is not None and head.pin == oldest_pin:
-                        due = "wal_size"
+                        due = FlushReason.WAL_SIZE
                     if due is not None:
-                        self._close_head(info, due, drop_head=(due == "idle"))
+                        self._close_head(info, due, drop_head=(due is FlushReason.IDLE))
             pending = [
                 c for index in self._tenants.values() for info in index.streams.values() for c in info.pending
             ]
@@ -458,21 +458,49 @@ class Store:
         end: int,
         direction: Direction = Direction.FORWARD,
     ) -> Iterator[EntryBatch]:
+        return self._select(tenant, labels, start, end, direction, columns_only=False)
+
+    def select_timestamps(
+        self,
+        tenant: str,
+        labels: Labels,
+        start: int,
+        end: int,
+        direction: Direction = Direction.FORWARD,
+    ) -> Iterator[EntryBatch]:
+        """Like :meth:`select_batches` without line bytes (``data`` empty, offsets zero).
+
+        Selector-only metrics need timestamps and metadata only; chunk text stays compressed.
+        """
+        return self._select(tenant, labels, start, end, direction, columns_only=True)
+
+    def _select(
+        self, tenant: str, labels: Labels, start: int, end: int, direction: Direction, columns_only: bool
+    ) -> Iterator[EntryBatch]:
         sources = self._sources(tenant, labels, start, end)
-        clusters = _clusters(sources)
+        groups = clusters(sources)
         if direction is Direction.BACKWARD:
-            clusters.reverse()
-        for cluster in clusters:
+            groups.reverse()
+        for cluster in groups:
             try:
-                batch = cluster[0][2]() if len(cluster) == 1 else merge_batches([s[2]() for s in cluster])
+                if len(cluster) == 1:
+                    batch = cluster[0][3]() if columns_only else cluster[0][2]()
+                else:  # overlapping sources: duplicates are found by line, so read lines
+                    batch = merge_batches([s[2]() for s in cluster])
+                    if columns_only:
+                        batch = without_text(batch)
             except CorruptData as err:
                 self._report_corrupt(err.path or f"stream {labels}", err)
                 continue
-            batch = _slice(batch, start, end)
+            batch = slice_range(batch, start, end)
             if len(batch):
                 yield batch
 
-    def _sources(self, tenant: str, labels: Labels, start: int, end: int) -> list[_Source]:
+    def _sources(self, tenant: str, labels: Labels, start: int, end: int) -> list[Source]:
+        """Every block that may hold entries in ``[start, end)``, oldest first.
+
+        A source is ``(min_ts, max_ts, load full batch, load timestamps+metadata only)``.
+        """
         with self._lock:
             index = self._tenants.get(tenant)
             info = index.streams.get(labels) if index is not None else None
@@ -484,7 +512,7 @@ class Store:
             if info.head is not None:
                 cut, head_batch = info.head.snapshot()
                 blocks.extend(cut)
-        sources: list[_Source] = []
+        sources: list[Source] = []
         for ref in refs:
             try:
                 reader = self._reader(ref.key)
@@ -495,14 +523,19 @@ class Store:
                 continue
             for i, meta in enumerate(reader.metas):
                 if meta.min_ts < end and meta.max_ts >= start:
-                    sources.append((meta.min_ts, meta.max_ts, _block_loader(reader, i)))
+                    sources.append(
+                        (meta.min_ts, meta.max_ts, partial(reader.block, i), partial(reader.columns, i))
+                    )
         for b in blocks:
             if b.min_ts < end and b.max_ts >= start:
-                sources.append((b.min_ts, b.max_ts, _data_loader(b.data)))
+                sources.append(
+                    (b.min_ts, b.max_ts, partial(decode_block, b.data), partial(decode_block_columns, b.data))
+                )
         if head_batch is not None:
             ts = head_batch.timestamps
             if ts[0] < end and ts[-1] >= start:
-                sources.append((ts[0], ts[-1], _const_loader(head_batch)))
+                stripped = without_text(head_batch)
+                sources.append((ts[0], ts[-1], partial(same, head_batch), partial(same, stripped)))
         sources.sort(key=lambda s: (s[0], s[1]))
         return sources
 
@@ -611,78 +644,10 @@ class Store:
         if self._flusher is not None:
             self._flusher.join()
         if self.config.data_dir is not None:
-            self.flush(reason="shutdown")
+            self.flush(reason=FlushReason.SHUTDOWN)
         with self._lock:
             self._closed = True
             if self.wal is not None:
                 self.wal.close()
                 if self._oldest_pin() is None:  # everything is in chunks: nothing to replay
                     self.wal.delete_before(self.wal.segment + 1, include_open=True)
-
-
-# --- batch plumbing -------------------------------------------------------------------------
-
-_Source = tuple[int, int, "callable[[], EntryBatch]"]  # type: ignore[valid-type]
-
-
-def _block_loader(reader: ChunkReader, i: int):  # type: ignore[no-untyped-def]
-    return lambda: reader.block(i)
-
-
-def _data_loader(data: bytes):  # type: ignore[no-untyped-def]
-    return lambda: decode_block(data)
-
-
-def _const_loader(batch: EntryBatch):  # type: ignore[no-untyped-def]
-    return lambda: batch
-
-
-def _clusters(sources: list[_Source]) -> list[list[_Source]]:
-    """Group time-overlapping sources; only overlapping ones need a merge with dedup."""
-    clusters: list[list[_Source]] = []
-    hi = None
-    for src in sources:
-        if clusters and hi is not None and src[0] <= hi:
-            clusters[-1].append(src)
-            hi = max(hi, src[1])
-        else:
-            clusters.append([src])
-            hi = src[1]
-    return clusters
-
-
-def merge_batches(batches: list[EntryBatch]) -> EntryBatch:
-    """Merge overlapping batches by time, dropping exact duplicates (ts, line, metadata)."""
-
-    def entries(n: int, b: EntryBatch):  # type: ignore[no-untyped-def]
-        for i in range(len(b)):
-            yield b.timestamps[i], n, i, b.line(i), b.metadata_at(i)
-
-    out: list[tuple[int, bytes, Metadata]] = []
-    seen_ts = None
-    seen: set[tuple[bytes, Metadata]] = set()
-    for ts, _, _, line, md in heapq.merge(*(entries(n, b) for n, b in enumerate(batches))):
-        if ts != seen_ts:
-            seen_ts, seen = ts, set()
-        key = (line, md)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append((ts, line, md))
-    return EntryBatch.from_entries(out)
-
-
-def _slice(batch: EntryBatch, start: int, end: int) -> EntryBatch:
-    ts = batch.timestamps
-    lo = 0 if ts[0] >= start else bisect.bisect_left(ts, start)
-    hi = len(ts) if ts[-1] < end else bisect.bisect_left(ts, end)
-    if lo == 0 and hi == len(ts):
-        return batch
-    off = batch.offsets
-    base = off[lo]
-    return EntryBatch(
-        timestamps=ts[lo:hi],
-        data=batch.data[base : off[hi]],
-        offsets=[o - base for o in off[lo : hi + 1]],
-        metadata=batch.metadata[lo:hi] if batch.metadata is not None else None,
-    )

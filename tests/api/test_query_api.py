@@ -15,11 +15,7 @@ import yaml
 from tests.api import schemas
 from tests.api.conftest import Server
 
-ENGINE = importlib.util.find_spec("lokipy.logql.engine") is not None
 PARSER = importlib.util.find_spec("lokipy.logql.parser") is not None
-needs_engine = pytest.mark.skipif(
-    not ENGINE, reason="the LogQL engine (lokipy.logql.engine) is not merged yet"
-)
 SEC = 10**9
 
 
@@ -168,6 +164,7 @@ def test_categorize_labels_encoding(server: Server, data: Data) -> None:
     ("params", "message"),
     [
         ({"limit": "0"}, "limit must be a positive value"),
+        ({"limit": "ten"}, 'strconv.ParseInt: parsing "ten": invalid syntax'),
         (
             {"limit": "5001"},
             "max entries limit per query exceeded, limit > max_entries_limit_per_query (5001 > 5000)",
@@ -182,7 +179,6 @@ def test_categorize_labels_encoding(server: Server, data: Data) -> None:
         pytest.param(
             {"start": "1600000000", "end": "1700000000"},
             "the query time range exceeds the limit (query length: ",
-            marks=needs_engine,
         ),
         (
             {"step": "0"},
@@ -216,7 +212,6 @@ def test_instant_endpoint_refuses_log_queries(server: Server, data: Data) -> Non
     )
 
 
-@needs_engine
 def test_grafana_health_check(server: Server) -> None:
     resp = server.http.get(
         "/loki/api/v1/query",
@@ -228,7 +223,6 @@ def test_grafana_health_check(server: Server) -> None:
     assert got["result"] == [{"metric": {}, "value": [4000000000, "2"]}]
 
 
-@needs_engine
 def test_metric_range_query_matrix(server: Server, data: Data) -> None:
     params = {"query": f"sum by (app) (count_over_time({data.sel()}[10s]))", "start": str(data.t0 + 5 * SEC),
               "end": str(data.t0 + 5 * SEC), "step": "60000ms"}  # fmt: skip
@@ -472,3 +466,52 @@ def test_query_timeout_is_loki_504_without_waiting_for_the_query(tmp_path) -> No
         "(prefer exact match over regex match) to reduce the amount of data processed"
     )
     assert took < 1.5
+
+
+def test_series_cap_warning_is_top_level(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    import httpx
+
+    from lokipy.api.app import create_app
+    from lokipy.config import Config
+    from lokipy.logstore import LogStore
+    from lokipy.testing.server import ThreadServer
+    from tests.api.conftest import PLAIN_LIMITS
+
+    config = replace(Config(data_dir=tmp_path), limits=replace(PLAIN_LIMITS, max_query_series=2))
+    store = LogStore(config=config)
+    t = time.time_ns() - 10 * SEC
+    try:
+        for app in ("a", "b", "c"):
+            store.push({"app": app}, [(t, "x")])
+        with ThreadServer(create_app(store, config)) as srv:
+            resp = httpx.get(
+                srv.url + "/loki/api/v1/query",
+                params={"query": 'count_over_time({app=~".+"}[1m])', "time": str(t + SEC)},
+            )
+    finally:
+        store.close()
+    body = resp.json()
+    assert body["warnings"] == [
+        "maximum number of series (2) reached for a single query; returning partial results"
+    ]
+    assert len(schemas.check_query_body(body)["result"]) == 2
+
+
+def test_large_answers_are_gzipped_when_asked(server: Server) -> None:
+    run = uuid.uuid4().hex[:10]
+    t = time.time_ns() - 60 * SEC
+    push(
+        server,
+        [{"stream": {"run": run}, "values": [[str(t + i), f"line {i} " + "x" * 40] for i in range(300)]}],
+    )
+    params = {"query": f'{{run="{run}"}}', "limit": 1000, "start": str(t), "end": str(t + SEC)}
+    zipped = server.http.get("/loki/api/v1/query_range", params=params, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < len(zipped.content) / 5
+    plain = server.http.get(
+        "/loki/api/v1/query_range", params=params, headers={"Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers
+    assert zipped.json()["data"]["result"] == plain.json()["data"]["result"]

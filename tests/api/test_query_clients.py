@@ -9,7 +9,6 @@ data pushed a moment ago, whatever the day the test runs.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from datetime import datetime
@@ -23,7 +22,6 @@ from tests.api import schemas
 from tests.api.conftest import Server
 from tests.shared import require_shared
 
-ENGINE = importlib.util.find_spec("lokipy.logql.engine") is not None
 SEC = 10**9
 FIXTURES = ("query__loki_reader_core.json", "query__myunisoft_loki.json")
 TIME_PARAMS = ("start", "end", "time")
@@ -46,10 +44,6 @@ def _shift(value: str, delta_s: int) -> str:
     if not value.isdigit():
         return value
     return str(int(value) + delta_s) if len(value) <= 10 else str(int(value) + delta_s * SEC)
-
-
-def _is_metric(query: str) -> bool:
-    return not query.lstrip().startswith("{")
 
 
 def _requests() -> list[tuple[str, str, dict[str, Any]]]:
@@ -78,9 +72,6 @@ def test_replay_captured_query_requests(server: Server, clienttest: int) -> None
         params = [
             (k, _shift(v, delta) if k in TIME_PARAMS else v) for k, vs in req["query"].items() for v in vs
         ]
-        query = dict(params).get("query", "")
-        if query and _is_metric(query) and not ENGINE:
-            continue  # metric queries need the LogQL engine (skipped below when absent)
         headers = {k: v for k, v in req["headers"] if k.lower() in ("user-agent", "accept", "x-scope-orgid")}
         resp = server.http.request(req["method"], path, params=params, headers=headers)
         assert resp.status_code == 200, (op, resp.status_code, resp.text)
@@ -103,7 +94,6 @@ def test_replay_captured_query_requests(server: Server, clienttest: int) -> None
     assert replayed >= 10
 
 
-@pytest.mark.skipif(not ENGINE, reason="the LogQL engine (lokipy.logql.engine) is not merged yet")
 def test_replayed_metric_queries_have_values(server: Server, clienttest: int) -> None:
     resp = server.http.get(
         "/loki/api/v1/query", params={"query": 'sum(count_over_time({job="clienttest"}[1h]))', "limit": "100"}
@@ -151,7 +141,6 @@ def test_loki_reader_core_app_query(reader, clienttest: int) -> None:  # type: i
     assert [e.message for e in result.streams[0].entries] == [f"line {i}" for i in reversed(range(5))]
 
 
-@pytest.mark.skipif(not ENGINE, reason="the LogQL engine (lokipy.logql.engine) is not merged yet")
 def test_loki_reader_core_metric_query(reader, clienttest: int) -> None:  # type: ignore[no-untyped-def]
     result = reader.query(logql='sum(count_over_time({job="clienttest"}[1h]))')
     assert result.result_type == "vector"

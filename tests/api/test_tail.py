@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import time
 import uuid
@@ -202,10 +201,6 @@ def test_slow_client_gets_dropped_entries_and_never_slows_pushes(
     assert not ({ts for ts, _ in received} & dropped)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("lokipy.logql.engine") is None,
-    reason="the LogQL engine (lokipy.logql.engine) is not merged yet",
-)
 def test_tail_applies_the_query_pipeline(server: Server) -> None:
     run = uniq()
     with tail(server, query=f'{{run="{run}"}} |= "keep" | line_format "kept: {{{{__line__}}}}"') as ws:
@@ -219,3 +214,12 @@ def test_metric_queries_cannot_be_tailed(server: Server) -> None:
         with connect(ws_url(server, query='count_over_time({app="x"}[1m])'), open_timeout=10):
             pass
     assert err.value.response.status_code == 400
+
+
+def test_entry_stamped_in_the_near_future_arrives_when_due(server: Server) -> None:
+    run = uniq()
+    with tail(server, query=f'{{run="{run}"}}') as ws:
+        due = time.time_ns() + 2 * SEC  # accepted: within the 10 m creation grace period
+        push(server, {"run": run}, [[str(due), "from the future"]])
+        assert values_of(recv(ws, timeout=6)) == [(str(due), "from the future")]
+        assert time.time_ns() >= due  # shown once its time has come, not before

@@ -228,3 +228,24 @@ def test_entry_point_with_loki_addr_and_tail(srv: Srv) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_stats_and_volume(capsys: pytest.CaptureFixture[str], srv: Srv, data: tuple[str, int]) -> None:
+    r, t = data
+    code, out, _ = run(capsys, srv, "stats", f'{{run="{r}"}}')
+    assert code == 0
+    assert out.splitlines() == ["{", "  bytes: 15 B", "  chunks: 2", "  streams: 2", "  entries: 3", "}"]
+    code, out, _ = run(capsys, srv, "volume", f'{{run="{r}"}}', "--targets", "app")
+    result = orjson.loads(out)
+    assert [(s["metric"], s["value"][1]) for s in result] == [({"app": "api"}, "10"), ({"app": "web"}, "5")]
+    code, out, _ = run(capsys, srv, "volume_range", f'{{run="{r}"}}', "--step", "1m", "--since", "10m")
+    [series] = orjson.loads(out)
+    assert series["metric"] == {"run": r} and series["values"]
+
+
+def test_human_bytes() -> None:
+    from lokipy.cli.commands import human_bytes
+
+    assert [human_bytes(n) for n in (0, 999, 1000, 1_234_567, 5 * 10**12)] == [
+        "0 B", "999 B", "1.0 kB", "1.2 MB", "5.0 TB",
+    ]  # fmt: skip

@@ -302,11 +302,7 @@ def test_log_queries_match_a_brute_force_merge(
     want = []
     last = None
     for t, _, line in everything:
-        if (
-            interval
-            and last is not None
-            and (t < last + interval if forward else t > last - interval)
-        ):
+        if interval and last is not None and (t < last + interval if forward else t > last - interval):
             continue
         want.append((t * S, line))
         last = t
@@ -335,9 +331,7 @@ def test_sparse_series_over_many_steps(rng: int, offset: int, step: int) -> None
     stamps = [5, 100]
     q = MemoryQuerier()
     q.push({"app": "s"}, [(t * S, "x") for t in stamps])
-    res = Engine(q).query_range(
-        "fake", count(sel(app="s"), rng * S, offset * S), 0, 300 * S, step * S
-    )
+    res = Engine(q).query_range("fake", count(sel(app="s"), rng * S, offset * S), 0, 300 * S, step * S)
     got = {}
     for series in res.value.series:  # type: ignore[union-attr]
         got.update(zip(series.timestamps, series.values, strict=True))

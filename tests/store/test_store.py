@@ -188,3 +188,29 @@ def test_in_memory_mode_writes_nothing_to_disk(tmp_path: Path, monkeypatch: pyte
     assert read_all(store, '{a="1"}')[0][1] == b"x"
     store.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_timestamps_only_reads_match_full_reads_without_line_bytes(tmp_path: Path) -> None:
+    store = Store(config(tmp_path, chunk_block_size=500, chunk_target_size=800), start_flusher=False)
+    t = now() - 10**12
+    req = PushRequest(
+        [
+            PushStream(
+                '{a="1"}',
+                [t + i for i in range(300)],
+                [f"l{i}".encode() * 5 for i in range(300)],
+                [(("k", str(i % 3)),) for i in range(300)],
+            )
+        ]  # fmt: skip
+    )
+    store.push(req, "t")
+    store.flush()
+    push(store, '{a="1"}', [(t + 150, b"out of order, overlaps a flushed chunk"), (t + 1000, b"in the head")])
+    labels = Labels.parse('{a="1"}')
+    for direction in Direction:
+        full = list(store.select_batches("t", labels, t + 10, t + 2000, direction))
+        cols = list(store.select_timestamps("t", labels, t + 10, t + 2000, direction))
+        assert [list(b.timestamps) for b in cols] == [list(b.timestamps) for b in full]
+        assert [list(b.metadata or []) for b in cols] == [list(b.metadata or []) for b in full]
+        assert all(b.data == b"" for b in cols)
+    store.close()

@@ -25,7 +25,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import compress, islice, repeat
-from operator import contains
+from operator import ne
 from typing import Any, Protocol
 
 from lokipy.logql.log.ip import IPMatcher
@@ -67,6 +67,8 @@ def _restrict(hits: list[int], candidates: list[int] | None) -> list[int]:
 def _complement(hits: list[int], batch: EntryBatch, candidates: list[int] | None) -> list[int]:
     if not hits:
         return list(range(len(batch))) if candidates is None else list(candidates)
+    if len(hits) == len(batch):
+        return []
     if candidates is None:
         return sorted(set(range(len(batch))).difference(hits))
     drop = set(hits)
@@ -122,8 +124,11 @@ class ContainsFilter(_Positive):
         count = data.count(needle)
         if count == 0:
             return []
-        if count * 8 > n:  # most lines hit: test each line, skipping the bisects
-            return list(compress(range(n), map(contains, _slices(batch), repeat(needle))))
+        if count * 8 > n:
+            # Most lines hit: one bounded find per line in a C-level map (no bisects, no
+            # slices); a bounded find only sees occurrences wholly inside the line.
+            found = map(data.find, repeat(needle), off, islice(off, 1, n + 1))
+            return list(compress(range(n), map(ne, found, repeat(-1))))
         width = len(needle)
         hits: list[int] = []
         find = data.find
@@ -236,31 +241,28 @@ class RegexFilter(_Positive):
         return hits
 
 
-class _Plain:
-    __slots__ = ("_rx",)
-
-    def __init__(self, rx: Any) -> None:
-        self._rx = rx
-
-    def matches(self, line: bytes) -> bool:
-        return self._rx.search(line) is not None
-
-
 class PatternFilter(_Positive):
     """``|> "pattern"`` (or ``!>``): Loki's pattern test, ``<_>`` wildcards only."""
 
-    __slots__ = ("pattern", "negate", "_tester")
+    __slots__ = ("pattern", "negate", "_tester", "_needle")
 
     def __init__(self, pattern: str, negate: bool = False) -> None:
         self.pattern = pattern
         self.negate = negate
         self._tester = PatternTester.compile(pattern)
+        literals = [v for is_cap, v in self._tester.nodes if not is_cap]
+        # Every matching line contains each literal: the longest one prefilters the block.
+        self._needle = max(literals, key=len) if literals else None
 
     def _test(self, line: bytes) -> bool:
         return self._tester.test(line)
 
     def _hits(self, batch: EntryBatch) -> list[int]:
-        return _per_line(_Tester(self._test), batch, None)
+        if not self._needle:
+            return _each_line(self._test, batch)
+        maybe = ContainsFilter(self._needle)._hits(batch)
+        data, off, test = batch.data, batch.offsets, self._test
+        return [i for i in maybe if test(data[off[i] : off[i + 1]])]
 
 
 class IPLineFilter(_Positive):
@@ -295,13 +297,6 @@ class IPLineFilter(_Positive):
                 hits.append(i)
             pos = end
         return hits
-
-
-class _Tester:
-    __slots__ = ("matches",)
-
-    def __init__(self, fn: Any) -> None:
-        self.matches = fn
 
 
 class OrFilter(_Positive):

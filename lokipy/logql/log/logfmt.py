@@ -1,4 +1,4 @@
-"""The logfmt decoder Loki uses (an adaptation of go-logfmt), with its error positions.
+"""``| logfmt`` stages and the logfmt decoder Loki uses (go-logfmt's, with its error positions).
 
 ``scan(line)`` yields ``(key, value)`` pairs; a malformed pair yields ``None`` and the decoder
 skips to the next whitespace, so lenient parsing keeps the valid pairs around a bad one. The
@@ -8,9 +8,17 @@ first error is kept in ``Decoder.err`` (``logfmt syntax error at pos N : unexpec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+from lokipy.logql.log import jsonscan
+from lokipy.logql.log.errors import ParserError
 from lokipy.logql.log.jsonscan import JSONScanError, unescape
+from lokipy.logql.log.labels import DUPLICATE_SUFFIX, ERR_LOGFMT, METADATA, PARSED, LabelsBuilder
+from lokipy.logql.log.sanitize import decode_key, decode_value, sanitize_key
+from lokipy.model.labels import is_valid_label_name
+
+_NAME_CACHE_MAX = 4096
 
 _RUNE_ERROR = "\ufffd".encode()
 
@@ -145,3 +153,153 @@ class Decoder:
         self.pos = n
         self._error("unterminated quoted value")
         return None
+
+
+class LogfmtParser:
+    """``| logfmt [--strict] [--keep-empty]``."""
+
+    __slots__ = ("strict", "keep_empty", "_names")
+
+    def __init__(self, strict: bool = False, keep_empty: bool = False) -> None:
+        self.strict = strict
+        self.keep_empty = keep_empty
+        self._names: dict[bytes, str] = {}  # raw key -> sanitised name
+
+    def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:
+        pairs = fast_logfmt(line)
+        if pairs is None:
+            return self._slow(line, lbs)
+        base, category, added = lbs.base_map, lbs.category, lbs.added
+        keep_empty = self.keep_empty
+        names = self._names
+        seen: set[str] = set()
+        for raw_key, raw_value in pairs:
+            if not raw_value and not keep_empty:
+                continue
+            name = names.get(raw_key)
+            if name is None:
+                name = sanitize_key(raw_key.decode())
+                if len(names) < _NAME_CACHE_MAX:
+                    names[raw_key] = name
+            if not name:
+                continue
+            if name in base or category.get(name) == METADATA:
+                name += DUPLICATE_SUFFIX
+            if name in seen:
+                continue
+            seen.add(name)
+            added[name] = raw_value.decode()
+            category[name] = PARSED
+        return line
+
+    def _slow(self, line: bytes, lbs: LabelsBuilder) -> bytes | None:
+        dec = Decoder(line)
+        seen: set[str] = set()
+        for item in dec.scan():
+            if item is None:
+                if self.strict:
+                    break
+                continue
+            raw_key, raw_value = item
+            name = sanitize_key(decode_key(raw_key))
+            if not name:
+                continue
+            if lbs.base_has(name):
+                name += DUPLICATE_SUFFIX
+            if not raw_value and not self.keep_empty:
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            lbs.set_parsed(name, decode_value(raw_value))
+        if self.strict and dec.err is not None:
+            lbs.set_error(ERR_LOGFMT, dec.err)
+        return line
+
+
+# One logfmt token: key[=value|="quoted"] or a run of whitespace/control bytes. Fixed,
+# linear-time patterns (no user input) split well-formed lines without a Python byte loop:
+# one C pass validates the whole line, one extracts the pairs.
+_KEY = rb'[^\x00-\x20="]++'  # possessive: a key or value never splits in two
+_QUOTED = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+_LOGFMT_LINE = re.compile(
+    rb"(?:" + _KEY + rb"(?:=(?:" + _QUOTED + rb"|" + _KEY + rb"|(?=[\x00-\x20]|\Z)))?"
+    rb"|[\x00-\x20]+)*",
+    re.DOTALL,
+)
+_LOGFMT_PAIR = re.compile(
+    rb"(" + _KEY + rb")(?:=(?:(" + _QUOTED + rb")|(" + _KEY + rb")))?", re.DOTALL
+)
+
+
+def fast_logfmt(line: bytes) -> list[tuple[bytes, bytes]] | None:
+    """Pairs of a well-formed valid-UTF-8 logfmt line; None when the decoder must decide."""
+    if not line.isascii():
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if b"\xef\xbf\xbd" in line:
+            return None
+    if _LOGFMT_LINE.fullmatch(line) is None:
+        return None
+    pairs: list[tuple[bytes, bytes]] = []
+    for key, quoted, bare in _LOGFMT_PAIR.findall(line):
+        if quoted:
+            value = quoted[1:-1]
+            if b"\\" in value:
+                try:
+                    value = jsonscan.unescape(value)
+                except jsonscan.JSONScanError:
+                    return None
+                if b"\xef\xbf\xbd" in value:
+                    return None
+            pairs.append((key, value))
+        else:
+            pairs.append((key, bare))
+    return pairs
+
+
+class LogfmtExpressionParser:
+    """``| logfmt [--strict] name, other="key"``: only the named keys, ``""`` when absent."""
+
+    __slots__ = ("exprs", "strict", "_by_key")
+
+    def __init__(self, exprs: list[tuple[str, str]], strict: bool = False) -> None:
+        if not exprs:
+            raise ParserError("no logfmt expression provided")
+        for name, key in exprs:
+            if not key or any(c in key for c in ' ="'):
+                raise ParserError(f"cannot parse expression [{key}]: syntax error")
+            if not is_valid_label_name(name):
+                raise ParserError(f"invalid extracted label name '{name}'")
+        self.exprs = dict(exprs)
+        self.strict = strict
+        self._by_key: dict[str, str] = {}
+        for name, key in exprs:
+            self._by_key.setdefault(key, name)
+
+    def process(self, ts: int, line: bytes, lbs: LabelsBuilder) -> bytes | None:
+        for name in self.exprs:
+            if not lbs.base_has(name):
+                lbs.set_parsed(name, "")
+        dec = Decoder(line)
+        for item in dec.scan():
+            if item is None:
+                if self.strict:
+                    break
+                continue
+            key = sanitize_key(decode_key(item[0]))
+            if not key:
+                continue
+            key = self._by_key.get(key, key)
+            if key not in self.exprs:
+                continue
+            raw = item[1]
+            value = "" if "\ufffd" in (text := raw.decode("utf-8", "replace")) else text
+            if lbs.base_has(key):
+                key += DUPLICATE_SUFFIX
+            lbs.set_parsed(key, value)
+        if self.strict and dec.err is not None:
+            lbs.set_error(ERR_LOGFMT, dec.err)
+        return line

@@ -219,9 +219,7 @@ dense_lines = st.lists(
 
 
 @given(
-    st.lists(
-        st.sampled_from([b"xab", b"b", b"a", b"", b"ab\nab", b"zz"]), min_size=64, max_size=300
-    ),
+    st.lists(st.sampled_from([b"xab", b"b", b"a", b"", b"ab\nab", b"zz"]), min_size=64, max_size=300),
     st.sampled_from(["a+b", "a.?b", "b|z", "[ab]$"]),
 )
 def test_regex_switch_to_per_line_agrees_with_naive(lines: list[bytes], pattern: str) -> None:
@@ -238,9 +236,7 @@ def test_dense_contains_path_agrees_with_naive(lines: list[bytes], needle: bytes
     b = batch(lines)
     naive = [i for i, line in enumerate(lines) if needle in line]
     assert ContainsFilter(needle).select(b) == naive
-    assert ContainsFilter(needle, negate=True).select(b) == [
-        i for i in range(len(lines)) if i not in naive
-    ]
+    assert ContainsFilter(needle, negate=True).select(b) == [i for i in range(len(lines)) if i not in naive]
 
 
 @given(
@@ -255,3 +251,14 @@ def test_literal_alternatives_agree_with_re2(lines: list[bytes], pattern: str) -
     flt = RegexFilter(pattern)
     assert flt.select(batch(lines)) == want
     assert [i for i, line in enumerate(lines) if flt.matches(line)] == want
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"foo bar", b"foo", b"x foo y", b"", b"bar", b"foo\nbar"]), max_size=12
+    ),
+    st.sampled_from(["foo <_>", "<_>foo<_>", "<_> bar", "foo", "", "<_>"]),
+)
+def test_pattern_block_prefilter_agrees_with_per_line(lines: list[bytes], pattern: str) -> None:
+    flt = line_filter("|>", pattern)
+    assert flt.select(batch(lines)) == [i for i, line in enumerate(lines) if flt.matches(line)]
