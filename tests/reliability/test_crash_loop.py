@@ -136,6 +136,10 @@ def test_random_sigkills_under_load_lose_and_duplicate_nothing(tmp_path: Path) -
         assert "lokipy_corrupt_files_total" in metrics
     finally:
         server.stop()
+    # No round logged an error: a crash is never met with a traceback at the next start.
+    for log in tmp_path.glob("lokipy-*.log"):
+        text = log.read_text(errors="replace")
+        assert "Traceback" not in text and "ERROR" not in text, f"{log.name}: {text[-1500:]}"
     # Flushes and compactions really happened while the server was being killed.
     store_dir = data / "store"
     assert any((store_dir / "chunks").rglob("*")), "no chunk was ever flushed"
