@@ -138,6 +138,37 @@ def test_a_damaged_index_segment_is_quarantined_and_the_rest_served(
     again.close()
 
 
+# --- chunks at start-up ----------------------------------------------------------------------
+
+
+def test_a_truncated_chunk_is_quarantined_and_a_missing_one_reported_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(config(tmp_path), start_flusher=False)
+    for name in ("cut", "gone", "fine"):
+        push(store, f'{{a="{name}"}}', [(T0 + i, f"{name} {i}".encode()) for i in range(50)])
+    store.close()
+    refs = {str(ls): refs[0] for ls, refs in store.chunk_refs("t").items()}
+    cut, gone = refs['{a="cut"}'].key, refs['{a="gone"}'].key
+    data = (tmp_path / "store" / cut).read_bytes()
+    (tmp_path / "store" / cut).write_bytes(data[:-5])
+    (tmp_path / "store" / gone).unlink()
+    with caplog.at_level(logging.ERROR, logger="lokipy.store.store"):
+        reopened = Store(config(tmp_path), start_flusher=False)
+    assert reopened.stats.corrupt_files == 2
+    assert f"corrupt file {cut}: chunk file is {len(data) - 5} bytes" in caplog.text
+    assert f"chunk {gone} listed by the index is missing" in caplog.text
+    assert (tmp_path / "store" / "quarantine" / cut).read_bytes() == data[:-5]
+    assert not (tmp_path / "store" / cut).exists()
+    assert read_all(reopened, '{a="fine"}', "t") == [(T0 + i, f"fine {i}".encode()) for i in range(50)]
+    assert reopened.label_values("t", "a", 0, 2**62) == ["fine"]  # the damaged streams are gone
+    assert reopened.stats.corrupt_blocks == 0
+    reopened.close()
+    again = Store(config(tmp_path), start_flusher=False)
+    assert again.stats.corrupt_files == 1  # the missing chunk is still missing; the cut one was handled
+    again.close()
+
+
 # --- chunks at query time ---------------------------------------------------------------------
 
 
@@ -198,5 +229,10 @@ def test_a_damaged_chunk_at_query_time_is_skipped_counted_and_never_a_500(
         assert jobs.get("truncated") is None  # the chunk's index is at its end: all of it is lost
         assert jobs.get("flipped", 0) < 200
         metrics = client.get("/metrics").text
-    counted = [ln for ln in metrics.splitlines() if ln.startswith("lokipy_corrupt_blocks_total ")]
-    assert counted and float(counted[0].split()[1]) >= 2
+
+    def counter(name: str) -> float:
+        (line,) = [ln for ln in metrics.splitlines() if ln.startswith(name + " ")]
+        return float(line.split()[1])
+
+    assert counter("lokipy_corrupt_files_total") == 1  # the truncated chunk, found at start-up
+    assert counter("lokipy_corrupt_blocks_total") >= 2  # the flipped one, at every query reading it
