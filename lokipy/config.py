@@ -16,6 +16,7 @@ import yaml
 
 from lokipy.model.errors import InvalidInput
 from lokipy.model.timeparse import parse_prometheus_duration
+from lokipy.ruler.config import RulerConfig, parse_ruler_config
 
 MIB = 1 << 20
 HOUR_NS = 3600 * 10**9
@@ -108,6 +109,7 @@ class Config:
     compactor: CompactorConfig = field(default_factory=CompactorConfig)
     # Per-tenant limits (Loki's runtime ``overrides``), each a complete Limits.
     overrides: Mapping[str, Limits] = field(default_factory=dict)
+    ruler: RulerConfig | None = None  # None: no ``ruler:`` block, the ruler does not run
 
     def limits_for(self, tenant: str) -> Limits:
         return self.overrides.get(tenant, self.limits)
@@ -183,7 +185,11 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         str(tenant): _override(kwargs["limits"], values, str(tenant))
         for tenant, values in tenant_overrides.items()
     }
-    unknown = sorted(set(raw) - set(_SECTIONS) - {"auth_enabled", "data_dir", "overrides"})
+    if raw.get("ruler") is not None or raw.get("ruler_storage") is not None:
+        kwargs["ruler"] = parse_ruler_config(raw.get("ruler"), raw.get("ruler_storage"))
+    unknown = sorted(
+        set(raw) - set(_SECTIONS) - {"auth_enabled", "data_dir", "overrides", "ruler", "ruler_storage"}
+    )
     if unknown:
         raise InvalidInput(f"unknown config key(s): {', '.join(unknown)}")
     cfg = Config(**kwargs)

@@ -11,7 +11,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import PlainTextResponse, Response
 
 from lokipy import __version__
-from lokipy.api import errors, metrics, push, query, tail, volume
+from lokipy.api import errors, metrics, push, query, rules, tail, volume
 from lokipy.api.responses import LokiJSON
 from lokipy.api.state import AppState
 from lokipy.config import Config, as_dict
@@ -44,6 +44,7 @@ def create_app(
     metrics.install(app)
     for router in (*ROUTERS, *routers):
         app.include_router(router)
+    rules.install_ruler(app, logstore, config)  # with a ruler: block; `lokipy serve` starts it
 
     @app.get("/ready")
     async def ready(request: Request) -> Response:

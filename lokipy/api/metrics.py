@@ -232,6 +232,11 @@ def render(state: AppState) -> str:
         out.single("loki_inflight_requests", "gauge", "Current number of inflight requests.",
                    requests.inflight)  # fmt: skip
         _histograms(out, "loki_request_duration_seconds", requests.snapshot())
+    ruler = state.extra.get("ruler")
+    if ruler is not None:
+        from lokipy.ruler.metrics import exposition_lines
+
+        out.lines += exposition_lines(ruler)  # type: ignore[arg-type]
     _process(out, state.started_ns)
     return out.text()
 

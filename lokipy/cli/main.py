@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from lokipy.cli import commands, serve
+from lokipy.cli import commands, serve, sink_wait
 from lokipy.cli.client import ClientError
 from lokipy.model.errors import LokipyError
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve.add_parser(sub)
     commands.add_parsers(sub)
+    sink_wait.add_parser(sub)
     return parser
 
 

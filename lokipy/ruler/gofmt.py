@@ -1,0 +1,206 @@
+"""Go's number printing where alerts show numbers: ``%v`` (templates), ``'e'`` (API ``value``),
+``printf`` verbs, and Prometheus' ``humanize*`` template functions."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+_SI_UP = ("", "k", "M", "G", "T", "P", "E", "Z", "Y")
+_SI_DOWN = ("", "m", "u", "n", "p", "f", "a", "z", "y")
+
+
+def _special(v: float) -> str | None:
+    if v != v:
+        return "NaN"
+    if v == math.inf:
+        return "+Inf"
+    if v == -math.inf:
+        return "-Inf"
+    return None
+
+
+def _digits(v: float) -> tuple[str, str, int]:
+    """(sign, shortest round-trip digits, decimal exponent of the first digit)."""
+    text = repr(abs(v))
+    sign = "-" if math.copysign(1.0, v) < 0 else ""
+    m, _, e = text.partition("e")
+    ip, _, fp = m.partition(".")
+    exp10 = int(e) if e else 0
+    digits = (ip + fp).lstrip("0")
+    lead_zeros = len(ip + fp) - len((ip + fp).lstrip("0"))
+    if not digits:
+        return sign, "0", 0
+    point = len(ip) + exp10 - lead_zeros  # digits.dp in strconv terms
+    return sign, digits.rstrip("0") or "0", point - 1
+
+
+def _fmt_e(sign: str, digits: str, exp: int) -> str:
+    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mant}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
+
+
+def format_e(v: float) -> str:
+    """``strconv.FormatFloat(v, 'e', -1, 64)``: ``2e+00``, ``1.23456e+05``, ``NaN``, ``+Inf``."""
+    special = _special(v)
+    if special is not None:
+        return special
+    return _fmt_e(*_digits(v))
+
+
+def format_g(v: float) -> str:
+    """Go's ``%v`` for a float64 (strconv ``'g'``, shortest digits): exponent form when the
+    decimal exponent is below -4 or at least 6 (``1.234567e+06``, ``1e-05``, ``123456``)."""
+    special = _special(v)
+    if special is not None:
+        return special
+    sign, digits, exp = _digits(v)
+    if exp < -4 or exp >= 6:
+        return _fmt_e(sign, digits, exp)
+    point = exp + 1
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def go_value(value: Any) -> str:
+    """Go's ``%v`` for the template values we produce (floats, strings, maps)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format_g(value)
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_value(value[k])}" for k in sorted(value)) + "]"
+    if value is None:
+        return "<no value>"
+    return str(value)
+
+
+def _g4(v: float) -> str:
+    special = _special(v)
+    return special if special is not None else f"{v:.4g}"
+
+
+def humanize(v: float) -> str:
+    if v == 0 or math.isnan(v) or math.isinf(v):
+        return _g4(v)
+    if abs(v) >= 1:
+        i = 0
+        while abs(v) >= 1000 and i < len(_SI_UP) - 1:
+            v /= 1000
+            i += 1
+        return _g4(v) + _SI_UP[i]
+    i = 0
+    while v != 0 and abs(v) < 1 and i < len(_SI_DOWN) - 1:
+        v *= 1000
+        i += 1
+    return _g4(v) + _SI_DOWN[i]
+
+
+def humanize1024(v: float) -> str:
+    if abs(v) <= 1 or math.isnan(v) or math.isinf(v):
+        return _g4(v)
+    units = ("", "ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi")
+    i = 0
+    while abs(v) >= 1024 and i < len(units) - 1:
+        v /= 1024
+        i += 1
+    return _g4(v) + units[i]
+
+
+def humanize_duration(v: float) -> str:
+    if math.isnan(v) or math.isinf(v):
+        return _g4(v)
+    if v == 0:
+        return "0s"
+    if abs(v) >= 1:
+        sign = "-" if v < 0 else ""
+        v = abs(v)
+        secs = int(v) % 60
+        minutes = int(v) // 60 % 60
+        hours = int(v) // 3600 % 24
+        days = int(v) // 86400
+        if days:
+            return f"{sign}{days}d {hours}h {minutes}m {secs}s"
+        if hours:
+            return f"{sign}{hours}h {minutes}m {secs}s"
+        if minutes:
+            return f"{sign}{minutes}m {secs}s"
+        return f"{sign}{v:.4g}s"
+    prefix = ""
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(v) >= 1:
+            break
+        prefix = p
+        v *= 1000
+    return f"{v:.4g}{prefix}s"
+
+
+def humanize_percentage(v: float) -> str:
+    return _g4(v * 100) + "%"
+
+
+def humanize_timestamp(v: float) -> str:
+    """Go's ``time.Time`` printing of a unix time, at Prometheus' millisecond resolution."""
+    if math.isnan(v) or math.isinf(v):
+        return _g4(v)
+    ms = int(v * 1e9) // 1_000_000
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    frac = f"{ms % 1000:03d}".rstrip("0")
+    return dt.strftime("%Y-%m-%d %H:%M:%S") + (f".{frac}" if frac else "") + " +0000 UTC"
+
+
+def printf(fmt: str, *args: Any) -> str:
+    """Go's ``fmt.Sprintf`` for the verbs templates use (``%s %v %d %f %.Nf %g %e %q %x %%``)."""
+    out: list[str] = []
+    i = 0
+    argi = 0
+    n = len(fmt)
+    while i < n:
+        c = fmt[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+            continue
+        j = i + 1
+        while j < n and fmt[j] in "+-# 0123456789.":
+            j += 1
+        if j >= n:
+            out.append("%!(NOVERB)")
+            break
+        flags, verb = fmt[i + 1 : j], fmt[j]
+        i = j + 1
+        if verb == "%":
+            out.append("%")
+            continue
+        if argi >= len(args):
+            out.append(f"%!{verb}(MISSING)")
+            continue
+        arg = args[argi]
+        argi += 1
+        out.append(_one(flags, verb, arg))
+    if argi < len(args):
+        out.append("%!(EXTRA " + ", ".join(f"{type(a).__name__}={go_value(a)}" for a in args[argi:]) + ")")
+    return "".join(out)
+
+
+def _one(flags: str, verb: str, arg: Any) -> str:
+    if verb in "vs":
+        return ("%" + flags + "s") % go_value(arg)
+    if verb == "q":
+        return '"' + str(arg).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if verb in "dxXo" and isinstance(arg, int | float) and not isinstance(arg, bool):
+        if isinstance(arg, float) and not arg.is_integer():
+            return f"%!{verb}(float64={format_g(arg)})"
+        return ("%" + flags + verb) % int(arg)
+    if verb in "feEgG" and isinstance(arg, int | float):
+        special = _special(float(arg))
+        if special is not None:
+            return special
+        if verb in "gG" and "." not in flags:
+            return format_g(float(arg))
+        return ("%" + flags + verb) % float(arg)
+    return f"%!{verb}({type(arg).__name__}={go_value(arg)})"
