@@ -22,7 +22,7 @@ router = APIRouter()
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing (413) before reading more than ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise RequestTooLarge(f"request body too large: {declared} bytes, limit: {limit} bytes")
     chunks = []
     size = 0

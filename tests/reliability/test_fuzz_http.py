@@ -300,3 +300,11 @@ def test_raw_bytes_quoted_in_an_error_message_are_a_400_not_a_500(client: httpx.
     resp = client.post("/loki/api/v1/push", content=body, headers={"Content-Type": "application/x-protobuf"})
     assert resp.status_code == 400, resp.text
     assert "a\ufffd" in resp.text
+
+
+@pytest.mark.parametrize("value", ["²", "-٣", "１２"])
+def test_non_ascii_digits_in_a_timestamp_are_a_400(client: httpx.Client, value: str) -> None:
+    # Found by the fuzzer: str.isdigit() accepts them, int() does not (was a 500).
+    resp = client.get("/loki/api/v1/query_range", params={"query": '{job="seed"}', "start": value})
+    assert resp.status_code == 400
+    assert "could not parse 'start' parameter" in resp.text
