@@ -164,9 +164,9 @@ async def _label_names(request: Request) -> list[str]:
     state, tenant, params = await _read_tenant(request)
     tr = time_range(params)
     matchers = selector_matchers(params["query"]) if params.get("query") else []
-    return await run_query(
+    return await run_query(  # type: ignore[no-any-return]
         state, tenant, state.logstore.store.label_names, tenant, tr.start, tr.end, matchers
-    )  # type: ignore[no-any-return]
+    )
 
 
 async def _label_values(request: Request, name: str) -> list[str]:
