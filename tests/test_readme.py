@@ -31,3 +31,19 @@ def test_python_example_runs() -> None:
     code = re.search(r"```python\n(.*?)\n```", block, re.S)
     assert code is not None
     exec(compile(code.group(1), "README.md", "exec"), {})
+
+
+def test_pytest_fixture_example_runs(lokipy_server) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    block = README.split("## In your test suite", 1)[1]
+    code = re.search(r"```python\n(.*?)\n```", block, re.S)
+    assert code is not None
+    namespace: dict[str, object] = {}
+    exec(compile(code.group(1), "README.md", "exec"), namespace)
+    try:
+        namespace["test_my_app_logs_a_login"](lokipy_server)  # type: ignore[operator]
+    finally:
+        for handler in list(logging.getLogger("shop").handlers):
+            logging.getLogger("shop").removeHandler(handler)
+            handler.close()
