@@ -272,6 +272,8 @@ class LogStore:
                     max_entries_limit_per_query=limits.max_entries_limit_per_query,
                     max_query_series=limits.max_query_series,
                     max_query_length=limits.max_query_length,
+                    # The engine's own deadline, so a query the API gave up on (504) stops too.
+                    query_timeout=limits.query_timeout / 1e9,
                 ),
             )
         return engine

@@ -53,9 +53,14 @@ def status_for(err: Exception) -> int:
     return 500
 
 
+def valid_utf8(text: str) -> str:
+    """Messages quote user input, which may hold raw bytes (surrogates); Go writes U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def error_response(err: Exception, *, newline: bool = False) -> Response:
     status = status_for(err)
-    text = TIMEOUT_MESSAGE if isinstance(err, QueryTimeout) else str(err)
+    text = valid_utf8(TIMEOUT_MESSAGE if isinstance(err, QueryTimeout) else str(err))
     if status >= 500:
         log.warning("answering %d: %s", status, text)
     return PlainTextResponse(text + ("\n" if newline else ""), status_code=status)

@@ -210,7 +210,11 @@ def render(state: AppState) -> str:
     out.single("lokipy_distributor_rejected_entries_total", "counter",
                "Entries refused by validation or limits.", stats.rejected)  # fmt: skip
     out.single("lokipy_corrupt_files_total", "counter",
-               "Files quarantined because they failed their checksum.", stats.corrupt_files)  # fmt: skip
+               "Damaged files found at start-up: index segments quarantined, WAL records skipped.",
+               stats.corrupt_files)  # fmt: skip
+    out.single("lokipy_corrupt_blocks_total", "counter",
+               "Damaged chunks or blocks skipped at query time (the rest of the answer is served).",
+               stats.corrupt_blocks)  # fmt: skip
     wal = store.wal.size_bytes() if store.wal is not None else 0
     out.single("lokipy_wal_bytes", "gauge", "Bytes of write-ahead log segments on disk.", wal)
     chunks = sum(1 for _ in store.objects.list("chunks/"))

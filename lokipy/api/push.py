@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
+from lokipy.api.errors import valid_utf8
 from lokipy.api.state import AppState
 from lokipy.api.tenant import tenant_of
 from lokipy.model.errors import RequestTooLarge
@@ -21,7 +22,7 @@ router = APIRouter()
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing (413) before reading more than ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise RequestTooLarge(f"request body too large: {declared} bytes, limit: {limit} bytes")
     chunks = []
     size = 0
@@ -47,7 +48,7 @@ async def _push(request: Request, legacy: bool) -> Response:
     )
     if result.errors:
         status = 429 if result.rate_limited else 400
-        return PlainTextResponse(result.message + "\n", status_code=status)
+        return PlainTextResponse(valid_utf8(result.message) + "\n", status_code=status)
     return Response(status_code=204)
 
 

@@ -48,13 +48,15 @@ async def _read_tenant(request: Request) -> tuple[AppState, str, MultiDict]:
     return state, tenant, await params_of(request)
 
 
-async def run_query(state: AppState, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run blocking store/engine work off the event loop, bounded by ``query_timeout``.
+async def run_query(
+    state: AppState, tenant: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+) -> Any:
+    """Run blocking store/engine work off the event loop, bounded by the tenant's ``query_timeout``.
 
     On timeout the client gets Loki's 504 at once; the worker thread is abandoned (it ends on
     its own, and the engine checks the same deadline).
     """
-    timeout = state.config.limits.query_timeout
+    timeout = state.config.limits_for(tenant).query_timeout
     work = to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=True)
     if not timeout:
         return await work
@@ -74,7 +76,7 @@ async def _range_data(request: Request) -> tuple[dict[str, Any], list[str], floa
     limit = limit_param(params)
     # max_query_length is the engine's to enforce (it knows the query); the entries limit is
     # checked here too, before any work, with the same wording.
-    check_entries_limit(query, limit, state.config.limits.max_entries_limit_per_query)
+    check_entries_limit(query, limit, state.config.limits_for(tenant).max_entries_limit_per_query)
     direction = direction_param(params)
     step = step_param(params, tr.start, tr.end)
     interval = interval_param(params)
@@ -82,6 +84,7 @@ async def _range_data(request: Request) -> tuple[dict[str, Any], list[str], floa
     began = time.perf_counter()
     data = await run_query(
         state,
+        tenant,
         state.logstore.query_range_data,
         query,
         tr.start,
@@ -122,12 +125,13 @@ async def query_instant(request: Request) -> Response:
     query = params.get("query") or ""  # an empty query is the parser's to refuse, in its words
     ts = timestamp_param(params, "time", time.time_ns())
     limit = limit_param(params)
-    check_entries_limit(query, limit, state.config.limits.max_entries_limit_per_query)
+    check_entries_limit(query, limit, state.config.limits_for(tenant).max_entries_limit_per_query)
     direction = direction_param(params)
     flags = encoding_flags(request.headers)
     began = time.perf_counter()
     data = await run_query(
         state,
+        tenant,
         state.logstore.query_instant_data,
         query,
         ts,
@@ -160,7 +164,9 @@ async def _label_names(request: Request) -> list[str]:
     state, tenant, params = await _read_tenant(request)
     tr = time_range(params)
     matchers = selector_matchers(params["query"]) if params.get("query") else []
-    return await run_query(state, state.logstore.store.label_names, tenant, tr.start, tr.end, matchers)  # type: ignore[no-any-return]
+    return await run_query(  # type: ignore[no-any-return]
+        state, tenant, state.logstore.store.label_names, tenant, tr.start, tr.end, matchers
+    )
 
 
 async def _label_values(request: Request, name: str) -> list[str]:
@@ -168,7 +174,7 @@ async def _label_values(request: Request, name: str) -> list[str]:
     tr = time_range(params)
     matchers = selector_matchers(params["query"]) if params.get("query") else []
     return await run_query(  # type: ignore[no-any-return]
-        state, state.logstore.store.label_values, tenant, name, tr.start, tr.end, matchers
+        state, tenant, state.logstore.store.label_values, tenant, name, tr.start, tr.end, matchers
     )
 
 
@@ -203,7 +209,9 @@ async def series(request: Request) -> Response:
     matcher_sets = [selector_matchers(s) for s in selectors if s.strip() != "{}"]
     if any(s.strip() == "{}" for s in selectors):
         matcher_sets = []  # {} selects every stream, whatever the other selectors say
-    found = await run_query(state, state.logstore.store.series, tenant, matcher_sets, tr.start, tr.end)
+    found = await run_query(
+        state, tenant, state.logstore.store.series, tenant, matcher_sets, tr.start, tr.end
+    )
     return success([ls.as_dict() for ls in found])
 
 
@@ -212,7 +220,9 @@ async def index_stats(request: Request) -> Response:
     state, tenant, params = await _read_tenant(request)
     tr = time_range(params)
     matchers = selector_matchers(query_param(params))
-    stats = await run_query(state, state.logstore.store.index_stats, tenant, matchers, tr.start, tr.end)
+    stats = await run_query(
+        state, tenant, state.logstore.store.index_stats, tenant, matchers, tr.start, tr.end
+    )
     return LokiJSON(stats)
 
 

@@ -24,7 +24,22 @@ class LokiJSON(Response):
     media_type = JSON_TYPE
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            # Label names/values pushed with raw bytes (Go's \xNN escapes) live in str as
+            # surrogates, which orjson refuses; Go's encoder writes U+FFFD for them, so do we.
+            return orjson.dumps(_valid_utf8(content))
+
+
+def _valid_utf8(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(value, Mapping):
+        return {_valid_utf8(k): _valid_utf8(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_utf8(v) for v in value]
+    return value
 
 
 def success(data: Any) -> LokiJSON:

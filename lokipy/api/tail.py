@@ -299,5 +299,8 @@ async def tail_legacy(ws: WebSocket) -> None:
 @router.get("/loki/api/v1/tail")
 @router.get("/api/prom/tail")
 async def tail_plain_http(request: Request) -> Response:
-    # What Loki's websocket upgrader answers to a request that is not an upgrade.
+    # Loki's auth middleware runs first (401 without an org id), then its websocket upgrader
+    # answers a request that is not an upgrade.
+    state: AppState = request.app.state.lokipy
+    tenant_of(request, state.config.server.auth_enabled)
     return PlainTextResponse("Bad Request\n", status_code=400)

@@ -98,11 +98,11 @@ async def volume(request: Request) -> Response:
     state, tenant, params = await _request(request)
     matchers = selector_matchers(query_param(params))
     tr = time_range(params)
-    check_query_length(tr, state.config.limits.max_query_length)
+    check_query_length(tr, state.config.limits_for(tenant).max_query_length)
     limit = limit_param(params)
     targets, by_labels = _targets(params, matchers)
     found = await run_query(
-        state, volumes, state.logstore.store, tenant, matchers, targets, by_labels, tr.start, tr.end
+        state, tenant, volumes, state.logstore.store, tenant, matchers, targets, by_labels, tr.start, tr.end
     )
     at = seconds(tr.end)
     result = [{"metric": dict(k), "value": [at, str(found[k])]} for k in _top(found, limit)]
@@ -132,7 +132,7 @@ async def volume_range(request: Request) -> Response:
     state, tenant, params = await _request(request)
     matchers = selector_matchers(query_param(params))
     tr = time_range(params)
-    check_query_length(tr, state.config.limits.max_query_length)
+    check_query_length(tr, state.config.limits_for(tenant).max_query_length)
     limit = limit_param(params)
     targets, by_labels = _targets(params, matchers)
     step = parse_step(params["step"]) if params.get("step") else max((tr.end - tr.start) // 250, 10**9)
@@ -147,6 +147,7 @@ async def volume_range(request: Request) -> Response:
         )
     points = await run_query(
         state,
+        tenant,
         _range_volumes,
         state.logstore.store,
         tenant,

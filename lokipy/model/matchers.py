@@ -39,7 +39,13 @@ class LabelMatcher:
             return value == self.value
         if self.type is MatchType.NEQ:
             return value != self.value
-        hit = self._regex.match(value) is not None
+        try:
+            hit = self._regex.match(value) is not None
+        except UnicodeEncodeError:
+            # A value holding raw bytes (surrogates, from a Go \xNN escape) cannot go to RE2 as
+            # str; Go's regexp reads each invalid byte as U+FFFD, so match that text instead.
+            text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            hit = self._regex.match(text) is not None
         return hit if self.type is MatchType.RE else not hit
 
     def matches_empty(self) -> bool:

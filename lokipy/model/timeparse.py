@@ -87,7 +87,8 @@ def parse_timestamp(text: str, param: str = "time") -> int:
         else:
             ms = round(seconds * 1000)
             return ms * NS_PER_MS
-    if text.isdigit() or (text[:1] == "-" and text[1:].isdigit()):
+    # isascii: str.isdigit() is also true for "²" or "٣", which int() refuses (a 500, not a 400).
+    if text.isascii() and (text.isdigit() or (text[:1] == "-" and text[1:].isdigit())):
         digits = text.lstrip("-")
         value = int(text)
         return value * NS_PER_S if len(digits) <= 10 else value

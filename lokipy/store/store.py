@@ -196,14 +196,24 @@ class Store:
         self.stats.bytes_received += s.byte_size()
         self.stats.duplicates += res.duplicates
         if head.should_close(self.config.ingester.chunk_target_size):
-            self._close_head(info, FlushReason.FULL)
+            # The chunk holds this stream's entries up to and including the record at ``pos``,
+            # so it is closed just past that record, not at the WAL's end: during replay the
+            # WAL's end lies beyond records still to be replayed into the next head, and a
+            # FLUSHED marker covering them would make the next replay drop them (data loss
+            # after two crashes in a row).
+            self._close_head(info, FlushReason.FULL, closed_at=(pos[0], pos[1] + 1))
 
-    def _close_head(self, info: StreamInfo, reason: FlushReason, drop_head: bool = False) -> None:
+    def _close_head(
+        self, info: StreamInfo, reason: FlushReason, drop_head: bool = False, closed_at: Position | None = None
+    ) -> None:
         """Move everything the head holds into a pending chunk (lock held)."""
         head = info.head
         if head is None:
             return
-        pos = self.wal.position() if self.wal is not None else _NO_POS
+        if closed_at is not None:
+            pos = closed_at
+        else:
+            pos = self.wal.position() if self.wal is not None else _NO_POS
         chunk = head.close(pos, reason)
         if chunk is not None:
             info.pending.append(chunk)
@@ -338,6 +348,41 @@ class Store:
             index = self._tenant(tenant)
             for labels, ref in rows:
                 index.add_chunk(labels, ref)
+        self._check_chunk_files()
+
+    def _check_chunk_files(self) -> None:
+        """One stat per chunk at start-up: a chunk file whose size is not the one its index
+        segment recorded was truncated (or overwritten) and is quarantined; a missing one is
+        reported. Either way its reference is dropped and the rest is served. Damage that keeps
+        the size (bit flips) is caught by the block checksums when a query reads the chunk.
+        """
+        for index in self._tenants.values():
+            for labels, info in list(index.streams.items()):
+                bad = {ref.key for ref in info.chunks if not self._chunk_file_ok(ref)}
+                if not bad:
+                    continue
+                info.chunks = [r for r in info.chunks if r.key not in bad]
+                info.keys -= bad
+                if not info.chunks:
+                    index.remove_stream(labels)  # no head or pending chunk exists yet
+
+    def _chunk_file_ok(self, ref: ChunkRef) -> bool:
+        try:
+            size = self.objects.size(ref.key)
+        except (NotFound, OSError):
+            try:
+                self.objects.size(f"quarantine/{ref.key}")
+                return False  # quarantined at an earlier start-up, reported then
+            except (NotFound, OSError):
+                pass
+            log.error("chunk %s listed by the index is missing; its entries cannot be served", ref.key)
+            self.stats.corrupt_files += 1
+            return False
+        if size != ref.size:
+            msg = f"chunk file is {size} bytes, its index segment recorded {ref.size}"
+            self._quarantine(ref.key, CorruptData(msg, path=ref.key))
+            return False
+        return True
 
     def _report_corrupt(self, key: str, err: Exception) -> None:
         """A corrupt chunk or block met at query time: skipped, logged, counted; the rest is served."""
