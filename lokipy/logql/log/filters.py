@@ -231,12 +231,18 @@ class RegexFilter(_Positive):
             start, stop = m.span()
             i = bisect_right(off, start, 0, n) - 1
             end = off[i + 1]
-            if stop <= end or search(data[off[i] : end]) is not None:
-                hits.append(i)
-                if len(hits) >= 64 and len(hits) * 4 > i:
-                    # Most lines hit: finish line by line in a C-level loop instead.
-                    hits.extend(_each_line(search, batch, i + 1))
-                    return hits
+            if stop > end:
+                # The match ran past its line (lines have no separator): each such search can
+                # scan to the end of the block, so finish line by line to stay linear.
+                if search(data[off[i] : end]) is not None:
+                    hits.append(i)
+                hits.extend(_each_line(search, batch, i + 1))
+                return hits
+            hits.append(i)
+            if len(hits) >= 64 and len(hits) * 4 > i:
+                # Most lines hit: finish line by line in a C-level loop instead.
+                hits.extend(_each_line(search, batch, i + 1))
+                return hits
             pos = end
         return hits
 

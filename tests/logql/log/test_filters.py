@@ -254,11 +254,33 @@ def test_literal_alternatives_agree_with_re2(lines: list[bytes], pattern: str) -
 
 
 @given(
-    st.lists(
-        st.sampled_from([b"foo bar", b"foo", b"x foo y", b"", b"bar", b"foo\nbar"]), max_size=12
-    ),
+    st.lists(st.sampled_from([b"foo bar", b"foo", b"x foo y", b"", b"bar", b"foo\nbar"]), max_size=12),
     st.sampled_from(["foo <_>", "<_>foo<_>", "<_> bar", "foo", "", "<_>"]),
 )
 def test_pattern_block_prefilter_agrees_with_per_line(lines: list[bytes], pattern: str) -> None:
     flt = line_filter("|>", pattern)
     assert flt.select(batch(lines)) == [i for i, line in enumerate(lines) if flt.matches(line)]
+
+
+def test_block_regex_search_stays_linear_when_matches_span_lines() -> None:
+    """`a.*9` over lines joined without separators matches across lines; the block search
+    must not restart a whole-block scan for every line (that was quadratic)."""
+    from lokipy.logql.log.filters import RegexFilter
+    from lokipy.model.entry import EntryBatch
+
+    lines = [(f"a line {i} b" if i % 7 else f"x{i}9").encode() for i in range(4000)]
+    batch = EntryBatch.from_entries([(i, line, ()) for i, line in enumerate(lines)])
+    flt = RegexFilter("a.*9")
+    scanned = 0
+    real = flt._rx
+
+    class Counting:
+        def search(self, data: bytes, pos: int = 0):  # type: ignore[no-untyped-def]
+            nonlocal scanned
+            scanned += len(data) - pos
+            return real.search(data, pos)
+
+    flt._rx = Counting()
+    hits = flt._hits(batch)
+    assert hits == [i for i, line in enumerate(lines) if real.search(line)]
+    assert scanned <= 3 * len(batch.data), f"scanned {scanned} bytes of a {len(batch.data)}-byte block"
