@@ -214,7 +214,21 @@ def as_dict(cfg: Config) -> dict[str, Any]:
         ("limits_config", "limits"),
         ("ingester", "ingester"),
         ("wal", "wal"),
+        ("compactor", "compactor"),
     ):
-        section = dataclasses.asdict(getattr(cfg, attr))
-        out[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in section.items()}
+        out[key] = _plain(dataclasses.asdict(getattr(cfg, attr)))
+    out["overrides"] = {tenant: _plain(dataclasses.asdict(lim)) for tenant, lim in cfg.overrides.items()}
+    if cfg.ruler is not None:
+        out["ruler"] = _plain(dataclasses.asdict(cfg.ruler))
     return out
+
+
+def _plain(section: dict[str, Any]) -> Any:
+    """Tuples and paths as YAML-friendly lists and strings."""
+    if isinstance(section, dict):
+        return {k: _plain(v) for k, v in section.items()}
+    if isinstance(section, tuple | list):
+        return [_plain(v) for v in section]
+    if isinstance(section, Path):
+        return str(section)
+    return section

@@ -51,3 +51,17 @@ def test_per_tenant_overrides_replace_only_their_keys(tmp_path: Path) -> None:
 def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_config(write(tmp_path, text))
+
+
+def test_config_endpoint_shape_lists_every_section(tmp_path: Path) -> None:
+    import yaml
+
+    from lokipy.config import as_dict
+
+    path = write(
+        tmp_path, "overrides:\n  team-a:\n    retention_period: 1h\nruler:\n  evaluation_interval: 30s\n"
+    )
+    text = yaml.safe_dump(as_dict(load_config(path)))
+    doc = yaml.safe_load(text)
+    assert {"server", "limits_config", "ingester", "wal", "compactor", "overrides", "ruler"} <= set(doc)
+    assert doc["overrides"]["team-a"]["retention_period"] == 3600 * 10**9
