@@ -29,29 +29,21 @@ from google.protobuf import descriptor_pb2
 
 from lokipy.ruler.alerting import STALE_NAN, LabelPairs
 from lokipy.ruler.config import RemoteWriteClient
-from lokipy.wire.push_proto import build_classes
+from lokipy.wire.push_proto import build_classes, field
 
 log = logging.getLogger("lokipy.ruler")
 
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _field(name: str, number: int, ftype: int, *, repeated: bool = False, msg: str = "") -> _F:
-    f = _F(name=name, number=number, type=ftype)
-    f.label = _F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL
-    if msg:
-        f.type_name = f".logproto.{msg}"
-    return f
-
-
 SCHEMA: dict[str, list[_F]] = {
-    "Label": [_field("name", 1, _F.TYPE_STRING), _field("value", 2, _F.TYPE_STRING)],
-    "Sample": [_field("value", 1, _F.TYPE_DOUBLE), _field("timestamp", 2, _F.TYPE_INT64)],
+    "Label": [field("name", 1, _F.TYPE_STRING), field("value", 2, _F.TYPE_STRING)],
+    "Sample": [field("value", 1, _F.TYPE_DOUBLE), field("timestamp", 2, _F.TYPE_INT64)],
     "TimeSeries": [
-        _field("labels", 1, _F.TYPE_MESSAGE, repeated=True, msg="Label"),
-        _field("samples", 2, _F.TYPE_MESSAGE, repeated=True, msg="Sample"),
+        field("labels", 1, _F.TYPE_MESSAGE, repeated=True, msg="Label"),
+        field("samples", 2, _F.TYPE_MESSAGE, repeated=True, msg="Sample"),
     ],
-    "WriteRequest": [_field("timeseries", 1, _F.TYPE_MESSAGE, repeated=True, msg="TimeSeries")],
+    "WriteRequest": [field("timeseries", 1, _F.TYPE_MESSAGE, repeated=True, msg="TimeSeries")],
 }
 _CLASSES = build_classes(SCHEMA, "lokipy/prometheus_remote.proto")
 PbWriteRequest = _CLASSES["WriteRequest"]
