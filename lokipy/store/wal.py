@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import struct
 import zlib
 from collections.abc import Iterator
@@ -218,5 +219,15 @@ class WAL:
                 pos = end
 
     def _report(self, segment: int, offset: int, what: str) -> None:
+        """Log and count damage, and keep a copy of the segment in ``quarantine/wal/`` for an
+        operator: the segment itself is deleted once its intact entries are flushed."""
         self.corrupt_records += 1
         log.warning("WAL segment %s: %s at offset %d; skipping the rest of it", segment, what, offset)
+        source = self.dir / f"{segment:08d}"
+        target = self.dir.parent / "quarantine" / "wal" / f"{segment:08d}"
+        if source.exists() and not target.exists():
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+            except OSError:
+                log.exception("could not copy damaged WAL segment %s to %s", source, target)

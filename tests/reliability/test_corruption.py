@@ -76,6 +76,8 @@ def test_bit_flipped_wal_keeps_the_records_before_the_damage(tmp_path: Path) -> 
     assert 3 <= kept < 10
     assert got == [e for p in pushes[:kept] for e in p]  # a prefix, record by record
     assert store.stats.corrupt_files == 1
+    # the damaged segment is kept for an operator, byte for byte
+    assert (tmp_path / "quarantine" / "wal" / seg.name).read_bytes() == bytes(data)
     store.close()
 
 
