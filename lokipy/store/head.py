@@ -106,14 +106,28 @@ class StreamHead:
     ) -> AppendResult:
         """Add entries in the order given. ``window`` None (WAL replay) skips the ordering check."""
         result = AppendResult()
-        if self.pin is None:
-            self.pin = pos
-            self.first_append_ns = now
         self.last_append_ns = now
         if self._fast_path_ok(timestamps):
             self._extend(timestamps, lines, metadata, timestamps[-1])
             result.accepted = len(timestamps)
-            return result
+        else:
+            self._append_slow(timestamps, lines, metadata, window, result)
+        if result.accepted and self.pin is None:
+            # Only a record whose entries are held pins the WAL: rejected or duplicate-only
+            # pushes must not keep old segments alive.
+            self.pin = pos
+            self.first_append_ns = now
+        return result
+
+    def _append_slow(
+        self,
+        timestamps: list[int],
+        lines: list[bytes],
+        metadata: list[Metadata] | None,
+        window: int | None,
+        result: AppendResult,
+    ) -> None:
+        """Entry by entry: the out-of-order window and duplicate checks."""
         for i, ts in enumerate(timestamps):
             line = lines[i]
             md = metadata[i] if metadata is not None else ()
@@ -128,7 +142,6 @@ class StreamHead:
                 continue
             self._extend([ts], [line], [md] if md or self.md is not None else None, ts)
             result.accepted += 1
-        return result
 
     def _fast_path_ok(self, ts: list[int]) -> bool:
         """Strictly increasing and after everything held: no window or duplicate checks needed.

@@ -214,3 +214,17 @@ def test_timestamps_only_reads_match_full_reads_without_line_bytes(tmp_path: Pat
         assert [list(b.metadata or []) for b in cols] == [list(b.metadata or []) for b in full]
         assert all(b.data == b"" for b in cols)
     store.close()
+
+
+def test_a_push_whose_entries_are_all_dropped_does_not_pin_the_wal(tmp_path: Path) -> None:
+    store = Store(config(tmp_path), start_flusher=False)
+    t = now()
+    push(store, '{a="1"}', [(t, b"x")])
+    store.flush()
+    head = store._tenants["t"].streams[Labels.parse('{a="1"}')].head
+    assert head is not None and head.pin is None
+    result = push(store, '{a="1"}', [(t, b"x")])  # an exact duplicate: dropped silently
+    assert (result.accepted, result.duplicates) == (0, 1)
+    assert head.pin is None
+    assert store._oldest_pin() is None  # so every older WAL segment may go
+    store.close()
