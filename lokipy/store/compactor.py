@@ -35,6 +35,7 @@ class CompactionResult:
     chunks_merged: int = 0  # small chunks folded into bigger ones
     chunks_written: int = 0
     streams_removed: int = 0
+    orphans_deleted: int = 0  # chunk files no index entry names
     errors: list[str] = field(default_factory=list)
 
 
@@ -45,7 +46,16 @@ def compact(store: Store, now: int | None = None) -> CompactionResult:
     for tenant in store.tenants():
         with store._index_lock:
             _compact_tenant(store, tenant, now, result)
+            _sweep_orphans(store, tenant, result)
     return result
+
+
+def _sweep_orphans(store: Store, tenant: str, result: CompactionResult) -> None:
+    """Delete chunk files nothing points at (their entries are in another chunk or the WAL)."""
+    for key in store.unreferenced_chunks(tenant):
+        log.info("deleting unreferenced chunk file %s", key)
+        store.objects.delete(key)
+        result.orphans_deleted += 1
 
 
 def _compact_tenant(store: Store, tenant: str, now: int, result: CompactionResult) -> None:

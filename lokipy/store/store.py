@@ -87,6 +87,7 @@ class Store:
         # Held from writing an index segment until its refs are registered, and by the
         # compactor for a whole tenant pass, so compaction never drops a fresh segment.
         self._index_lock = threading.Lock()
+        self._inflight_chunks: set[str] = set()  # chunk objects written, not yet in the index
         self._tenants: dict[str, TenantIndex] = {}
         self._chunk_cache: OrderedDict[str, tuple[ChunkReader, int]] = OrderedDict()
         self._chunk_cache_bytes = 0
@@ -204,7 +205,11 @@ class Store:
             self._close_head(info, FlushReason.FULL, closed_at=(pos[0], pos[1] + 1))
 
     def _close_head(
-        self, info: StreamInfo, reason: FlushReason, drop_head: bool = False, closed_at: Position | None = None
+        self,
+        info: StreamInfo,
+        reason: FlushReason,
+        drop_head: bool = False,
+        closed_at: Position | None = None,
     ) -> None:
         """Move everything the head holds into a pending chunk (lock held)."""
         head = info.head
@@ -291,6 +296,8 @@ class Store:
             data = writer.finish()
             digest = hashlib.sha256(data).hexdigest()[:32]
             key = f"chunks/{chunk.tenant}/{stream_id(chunk.labels):016x}/{digest}"
+            with self._lock:
+                self._inflight_chunks.add(key)  # not indexed yet: the orphan sweep must skip it
             self.objects.put(key, data, create_only=True)
             ref = ChunkRef(
                 key,
@@ -322,6 +329,7 @@ class Store:
                 index.add_chunk(labels, ref)
                 info = index.streams[labels]
                 info.pending = [c for c in info.pending if c is not chunk]
+                self._inflight_chunks.discard(ref.key)
                 self.stats.chunks_flushed += 1
                 self.stats.chunk_bytes_flushed += ref.size
                 self.stats.flush_reasons[chunk.reason] = self.stats.flush_reasons.get(chunk.reason, 0) + 1
@@ -464,6 +472,17 @@ class Store:
                     index.remove_stream(labels)
                     gone += 1
         return gone
+
+    def unreferenced_chunks(self, tenant: str) -> list[str]:
+        """Chunk objects of the tenant that no index entry names and no flush is writing:
+        left behind by a crash between a chunk write and its index segment, or mid-compaction."""
+        with self._lock:
+            index = self._tenants.get(tenant)
+            known = set(self._inflight_chunks)
+            if index is not None:
+                for info in index.streams.values():
+                    known |= info.keys
+        return [key for key in self.objects.list(f"chunks/{tenant}/") if key not in known]
 
     def forget_chunk(self, key: str) -> None:
         with self._lock:

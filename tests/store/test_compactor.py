@@ -107,3 +107,22 @@ def test_a_corrupt_chunk_is_skipped_and_counted_not_fatal(tmp_path: Path) -> Non
     assert len(survivors) == 1
     assert reopened.stats.corrupt_blocks == 1
     reopened.close()
+
+
+def test_chunk_files_no_index_names_are_swept_but_fresh_ones_kept(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    t = time.time_ns() - HOUR
+    push(store, '{a="1"}', [(t, b"kept")])
+    store.flush()
+    # a chunk written by a flush that crashed before its index segment
+    store.objects.put("chunks/t/00000000000000aa/orphan", b"left behind")
+    # a chunk a concurrent flush is writing right now
+    store._inflight_chunks.add("chunks/t/00000000000000bb/inflight")
+    store.objects.put("chunks/t/00000000000000bb/inflight", b"being indexed")
+    result = store.compact()
+    assert result.orphans_deleted == 1
+    keys = list(store.objects.list("chunks/"))
+    assert "chunks/t/00000000000000aa/orphan" not in keys
+    assert "chunks/t/00000000000000bb/inflight" in keys
+    assert read_all(store, '{a="1"}') == [(t, b"kept")]
+    store.close()
