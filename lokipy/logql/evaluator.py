@@ -13,7 +13,7 @@ from bisect import bisect_right
 from dataclasses import replace
 
 from lokipy.logql import ast
-from lokipy.logql.extract import ScanStats, extract_samples
+from lokipy.logql.extract import ScanStats, SeriesColumns, extract_samples
 from lokipy.logql.functions import range_function
 from lokipy.logql.planner import (
     ERROR_LABEL,
@@ -199,8 +199,10 @@ class MetricEvaluator:
         starts = [e - rng for e in ends]
         windows = []
         for labels, col in series.items():
-            ts = col.ts
-            idx, los, his = self._windows(ts, ends, starts, rng, off)
+            if col.merged:
+                idx, los, his = self._windows(col.ts, ends, starts, rng, off)
+            else:  # counting only: per-stream runs, window counts added run by run
+                idx, los, his = self._run_windows(col, ends, starts)
             if idx and ERROR_LABEL in labels.names() and labels.get(PRESERVE_ERROR_LABEL) != "true":
                 raise pipeline_error(labels)
             windows.append((labels, col, idx, los, his))
@@ -230,6 +232,19 @@ class MetricEvaluator:
                 vals = [fn(ts, values, lo, hi, rng, ends[i]) for i, lo, hi in zip(idx, los, his, strict=True)]
             out.append((labels, idx, vals))
         return out
+
+    @staticmethod
+    def _run_windows(
+        col: SeriesColumns, ends: list[int], starts: list[int]
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Like :meth:`_windows` for unmerged runs: ``his[i] - los[i]`` is the window's count."""
+        ts = col.ts
+        counts = [0] * len(ends)
+        for a, b in col.run_bounds():
+            for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+                counts[i] += bisect_right(ts, e, a, b) - bisect_right(ts, s, a, b)
+        idx = [i for i, c in enumerate(counts) if c]
+        return idx, [0] * len(idx), [counts[i] for i in idx]
 
     def _windows(
         self, ts: list[int], ends: list[int], starts: list[int], rng: int, off: int

@@ -63,24 +63,41 @@ class ScanStats:
 
 @dataclass(slots=True)
 class SeriesColumns:
-    """One output series of a range aggregation: columns plus whether they need sorting."""
+    """One output series of a range aggregation: sample columns, one sorted run per stream.
+
+    ``runs`` holds where each contributing stream's run starts in ``ts`` (every stream's
+    samples arrive in time order, one stream after another). With values the runs are merged
+    into one sorted column; without them (count_over_time, rate, absent_over_time only count)
+    the runs stay as they are and windows are counted run by run: no per-sample work.
+    """
 
     ts: list[int] = field(default_factory=list)
     vals: list[float] = field(default_factory=list)
-    sources: int = 0
+    runs: list[int] = field(default_factory=list)
+
+    @property
+    def sources(self) -> int:
+        return len(self.runs)
+
+    def start_run(self) -> None:
+        self.runs.append(len(self.ts))
+
+    @property
+    def merged(self) -> bool:
+        """True when ``ts`` is one sorted column."""
+        return len(self.runs) <= 1
 
     def finish(self) -> None:
-        if self.sources <= 1:
+        if self.merged or not self.vals:
             return
-        # Several streams merged into this series: concatenated sorted runs, which timsort
-        # merges in C. Without values (count_over_time, rate) the timestamps alone are sorted;
-        # measured 0.05 s instead of 1.2 s for 1M timestamps from 196 streams.
-        if not self.vals:
-            self.ts.sort()
-            return
-        pairs = sorted(zip(self.ts, self.vals, strict=True), key=itemgetter(0))
+        pairs = sorted(zip(self.ts, self.vals, strict=True), key=itemgetter(0))  # stable
         self.ts = [t for t, _ in pairs]
         self.vals = [v for _, v in pairs]
+        self.runs = [0]
+
+    def run_bounds(self) -> list[tuple[int, int]]:
+        ends = self.runs[1:] + [len(self.ts)]
+        return list(zip(self.runs, ends, strict=True))
 
 
 def extract_samples(
@@ -128,7 +145,7 @@ def extract_samples(
                     col = series[key] = SeriesColumns()
                 if id(col) not in touched:
                     touched.add(id(col))
-                    col.sources += 1
+                    col.start_run()
                 kept: Sequence[int] = range(n)
                 if pipeline.empty:
                     col.ts.extend(batch.timestamps)
@@ -163,7 +180,7 @@ def extract_samples(
                     col = series[key] = SeriesColumns()
                 if id(col) not in touched:
                     touched.add(id(col))
-                    col.sources += 1
+                    col.start_run()
                 col.ts.append(ts)
                 if need_values:  # count/rate read timestamps only, on every path
                     col.vals.append(value)
