@@ -9,7 +9,7 @@ Welford variance, counter-reset extrapolation).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from lokipy.logql.log.units import ConversionError as ConversionError  # re-exported for the extractor
 from lokipy.logql.log.units import parse_bytes, parse_duration, parse_float
@@ -45,12 +45,12 @@ def bytes_rate(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: 
     return sum_over_time(ts, vals, lo, hi, rng, end) / (rng / 1e9)
 
 
-def avg_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
-    # Incremental mean, as Loki: keeps an infinite mean instead of producing Inf - Inf = NaN.
+def incremental_mean(values: Iterable[float]) -> float:
+    """Loki's (Prometheus') incremental mean: an infinite mean stays infinite instead of
+    becoming Inf - Inf = NaN. Shared by ``avg_over_time`` and the ``avg`` aggregation."""
     mean = 0.0
-    count = 0.0
-    for i in range(lo, hi):
-        v = vals[i]
+    count = 0
+    for v in values:
         count += 1
         if math.isinf(mean):
             if math.isinf(v) and (mean > 0) == (v > 0):
@@ -59,6 +59,10 @@ def avg_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rn
                 continue
         mean += v / count - mean / count
     return mean
+
+
+def avg_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:
+    return incremental_mean(vals[lo:hi])
 
 
 def max_over_time(ts: Sequence[int], vals: Sequence[float], lo: int, hi: int, rng: int, end: int) -> float:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lokipy.logql.functions import incremental_mean
 from lokipy.logql.results import make_labels
 from lokipy.model.errors import LogQLEvalError
 from lokipy.model.labels import Labels
@@ -301,18 +302,7 @@ def _sum(values: Sequence[float]) -> float:
     return total
 
 
-def _avg(values: Sequence[float]) -> float:
-    mean = 0.0
-    count = 0
-    for v in values:
-        count += 1
-        if math.isinf(mean):
-            if math.isinf(v) and (mean > 0) == (v > 0):
-                continue
-            if not math.isinf(v) and not math.isnan(v):
-                continue
-        mean += v / count - mean / count
-    return mean
+_avg = incremental_mean
 
 
 def _max(values: Sequence[float]) -> float:

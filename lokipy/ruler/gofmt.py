@@ -7,6 +7,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from lokipy.logql.units import format_go_float as format_g  # Go's %v (shortest %g)
+
 _SI_UP = ("", "k", "M", "G", "T", "P", "E", "Z", "Y")
 _SI_DOWN = ("", "m", "u", "n", "p", "f", "a", "z", "y")
 
@@ -47,23 +49,6 @@ def format_e(v: float) -> str:
     if special is not None:
         return special
     return _fmt_e(*_digits(v))
-
-
-def format_g(v: float) -> str:
-    """Go's ``%v`` for a float64 (strconv ``'g'``, shortest digits): exponent form when the
-    decimal exponent is below -4 or at least 6 (``1.234567e+06``, ``1e-05``, ``123456``)."""
-    special = _special(v)
-    if special is not None:
-        return special
-    sign, digits, exp = _digits(v)
-    if exp < -4 or exp >= 6:
-        return _fmt_e(sign, digits, exp)
-    point = exp + 1
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def go_value(value: Any) -> str:

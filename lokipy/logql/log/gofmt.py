@@ -12,10 +12,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lokipy.logql.units import format_go_float as format_float_v  # Go's %v of a float64
 from lokipy.model.labels import go_quote
 
 
@@ -45,28 +45,6 @@ class GoTime:
 
 # Go's zero time.Time, 0001-01-01 00:00:00 UTC, in Unix nanoseconds.
 ZERO_TIME_NS = -62135596800 * 1_000_000_000
-
-
-def format_float_v(value: float) -> str:
-    """Go's ``%v`` of a float64: shortest ``%g`` (``1e+06``, ``123456``, ``1e-05``)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign = "-" if value < 0 else ""
-    dec = Decimal(repr(abs(value)))
-    digits = "".join(map(str, dec.as_tuple().digits)).rstrip("0") or "0"
-    exp = dec.adjusted()
-    if exp < -4 or exp >= 6:  # shortest %g switches to an exponent at 1e+06
-        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if exp < 0:
-        return f"{sign}0.{'0' * (-exp - 1)}{digits}"
-    if len(digits) <= exp + 1:
-        return sign + digits + "0" * (exp + 1 - len(digits))
-    return f"{sign}{digits[: exp + 1]}.{digits[exp + 1 :]}"
 
 
 def format_time(t: GoTime) -> str:
