@@ -36,18 +36,6 @@ _PROM_UNITS = {
     "ms": (7, MS),
 }
 
-_GO_UNITS = {
-    "ns": NS,
-    "us": US,
-    "\u00b5s": US,  # micro sign
-    "\u03bcs": US,  # Greek mu
-    "ms": MS,
-    "s": SECOND,
-    "m": MINUTE,
-    "h": HOUR,
-}
-_GO_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
-
 
 class DurationError(ValueError):
     """A duration Go/Prometheus would reject; the message is Go's (without ``time: ``)."""
@@ -106,36 +94,16 @@ def parse_prom_duration(text: str) -> int | None:
 
 
 def parse_go_duration(text: str) -> int:
-    """Go ``time.ParseDuration``: ``[-+]?([0-9]*(\\.[0-9]*)?[a-z]+)+``; raises DurationError."""
-    orig = text
-    neg = False
-    if text[:1] in ("-", "+"):
-        neg = text[0] == "-"
-        text = text[1:]
-    if text == "0":
-        return 0
-    if not text:
-        raise DurationError(f'invalid duration "{orig}"')
-    total = Decimal(0)
-    pos = 0
-    while pos < len(text):
-        m = _GO_PART.match(text, pos)
-        assert m is not None
-        whole, frac, unit = m.group(1), m.group(2), m.group(3)
-        if not whole and not frac:
-            raise DurationError(f'invalid duration "{orig}"')
-        if not unit:
-            raise DurationError(f'missing unit in duration "{orig}"')
-        # the unit runs until the next digit or dot
-        if unit not in _GO_UNITS:
-            raise DurationError(f'unknown unit "{unit}" in duration "{orig}"')
-        number = Decimal(f"{whole or '0'}.{frac or '0'}")
-        total += number * _GO_UNITS[unit]
-        pos = m.end()
-    if total > _MAX_INT64 + (1 if neg else 0):
-        raise DurationError(f'invalid duration "{orig}"')
-    ns = int(total)  # Go truncates fractional nanoseconds
-    return -ns if neg else ns
+    """Go ``time.ParseDuration`` (the one implementation in :mod:`lokipy.logql.log.units`),
+    with the ``time:``-less message the parser quotes; raises DurationError."""
+    # Imported here: the pipeline package imports this module for number printing.
+    from lokipy.logql.log.units import ConversionError
+    from lokipy.logql.log.units import parse_duration as go_parse_duration
+
+    try:
+        return go_parse_duration(text)
+    except ConversionError as err:
+        raise DurationError(str(err).removeprefix("time: ")) from None
 
 
 def parse_duration(text: str) -> int:
