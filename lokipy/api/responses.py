@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from lokipy.logql.results import QueryStats, stats_json
 from lokipy.model.labels import Labels
 from lokipy.model.timeparse import format_rfc3339_nano
 
@@ -53,79 +54,10 @@ def line_text(line: bytes) -> str:
 
 # --- stats ---------------------------------------------------------------------------------
 
-_CACHE_KINDS = (
-    "chunk", "index", "result", "statsResult", "volumeResult", "seriesResult", "labelResult",
-    "instantMetricResult", "logResult", "taskResult",
-)  # fmt: skip
-
-
-def _cache() -> dict[str, Any]:
-    return {
-        "entriesFound": 0, "entriesRequested": 0, "entriesStored": 0, "bytesReceived": 0,
-        "bytesSent": 0, "requests": 0, "downloadTime": 0, "queryLengthServed": 0,
-    }  # fmt: skip
-
-
-def _store() -> dict[str, Any]:
-    return {
-        "totalChunksRef": 0,
-        "totalChunksDownloaded": 0,
-        "chunksDownloadTime": 0,
-        "queryReferencedStructuredMetadata": False,
-        "queryUsedV2Engine": False,
-        "chunk": {
-            "headChunkBytes": 0,
-            "headChunkLines": 0,
-            "decompressedBytes": 0,
-            "decompressedLines": 0,
-            "compressedBytes": 0,
-            "totalDuplicates": 0,
-            "postFilterLines": 0,
-            "headChunkStructuredMetadataBytes": 0,
-            "decompressedStructuredMetadataBytes": 0,
-        },  # fmt: skip
-        "chunkRefsFetchTime": 0,
-        "congestionControlLatency": 0,
-        "pipelineWrapperFilteredLines": 0,
-    }
-
 
 def stats_skeleton() -> dict[str, Any]:
-    """Loki's full stats object with zeros (``pkg/logqlmodel/stats/stats.proto``)."""
-    return {
-        "summary": {
-            "bytesProcessedPerSecond": 0,
-            "linesProcessedPerSecond": 0,
-            "totalBytesProcessed": 0,
-            "totalLinesProcessed": 0,
-            "execTime": 0.0,
-            "queueTime": 0.0,
-            "subqueries": 0,
-            "totalEntriesReturned": 0,
-            "splits": 0,
-            "shards": 0,
-            "totalPostFilterLines": 0,
-            "totalStructuredMetadataBytesProcessed": 0,
-        },  # fmt: skip
-        "querier": {"store": _store(), "querierExecTime": 0.0},
-        "ingester": {
-            "totalReached": 0,
-            "totalChunksMatched": 0,
-            "totalBatches": 0,
-            "totalLinesSent": 0,
-            "store": _store(),
-        },  # fmt: skip
-        "cache": {kind: _cache() for kind in _CACHE_KINDS},
-        "index": {
-            "totalChunks": 0,
-            "postFilterChunks": 0,
-            "shardsDuration": 0,
-            "usedBloomFilters": False,
-            "totalStreams": 0,
-            "chunkRefsLookupTime": 0,
-            "bloomFilterTime": 0,
-        },  # fmt: skip
-    }
+    """Loki's full stats object with zeros: the engine's own layout, so there is one schema."""
+    return stats_json(QueryStats())
 
 
 def _merge(base: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
