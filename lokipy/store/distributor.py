@@ -201,7 +201,8 @@ class Distributor:
             and (md is None or self._metadata_ok(md))
         )
         if all_good:
-            return ValidStream(labels, list(ts), list(lines), self._with_levels(labels, lines, md))
+            # The decoded columns are this request's own: handed on without a copy.
+            return ValidStream(labels, ts, lines, self._with_levels(labels, lines, md))
         keep_ts: list[int] = []
         keep_lines: list[bytes] = []
         keep_md: list[Metadata] = []
