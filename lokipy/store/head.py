@@ -84,7 +84,8 @@ class StreamHead:
         self.md: list[Metadata] | None = None
         self.head_bytes = 0
         self.head_sorted = True
-        self.highest_ts: int | None = None
+        self.highest_ts: int | None = None  # newest entry ever accepted (the ordering window)
+        self.lowest_ts: int | None = None  # oldest entry held now (blocks and open head block)
         self.last: tuple[int, bytes, Metadata] | None = None
         self.pin: Position | None = None
         self.first_append_ns = 0  # wall clock of the first entry since the last close
@@ -108,7 +109,7 @@ class StreamHead:
         result = AppendResult()
         self.last_append_ns = now
         if self._fast_path_ok(timestamps):
-            self._extend(timestamps, lines, metadata, timestamps[-1])
+            self._extend(timestamps, lines, metadata, timestamps[0], timestamps[-1])
             result.accepted = len(timestamps)
         else:
             self._append_slow(timestamps, lines, metadata, window, result)
@@ -140,7 +141,7 @@ class StreamHead:
             if self._is_duplicate(ts, line, md):
                 result.duplicates += 1
                 continue
-            self._extend([ts], [line], [md] if md or self.md is not None else None, ts)
+            self._extend([ts], [line], [md] if md or self.md is not None else None, ts, ts)
             result.accepted += 1
 
     def _fast_path_ok(self, ts: list[int]) -> bool:
@@ -163,8 +164,12 @@ class StreamHead:
                 return True
         return False
 
-    def _extend(self, ts: list[int], lines: list[bytes], md: list[Metadata] | None, top: int) -> None:
-        """Append entries; ``top`` is the newest timestamp among them."""
+    def _extend(
+        self, ts: list[int], lines: list[bytes], md: list[Metadata] | None, low: int, top: int
+    ) -> None:
+        """Append entries; ``low``/``top`` are the oldest and newest timestamps among them."""
+        if self.lowest_ts is None or low < self.lowest_ts:
+            self.lowest_ts = low
         n = len(ts)
         if self.ts and ts[0] < self.ts[-1]:
             self.head_sorted = False
@@ -225,6 +230,7 @@ class StreamHead:
         self.blocks = []
         self.compressed_bytes = 0
         self.pin = None
+        self.lowest_ts = None
         return chunk
 
     def _resorted(self, blocks: list[CutBlock]) -> list[CutBlock]:

@@ -54,10 +54,9 @@ class StreamInfo:
             if chunk.min_ts < end and chunk.max_ts >= start:
                 return True
         head = self.head
-        if head is not None and not head.is_empty():
-            lo = min([b.min_ts for b in head.blocks] + ([min(head.ts)] if head.ts else []))
-            hi = head.highest_ts if head.highest_ts is not None else lo
-            return lo < end and hi >= start
+        if head is not None and head.lowest_ts is not None:
+            hi = head.highest_ts if head.highest_ts is not None else head.lowest_ts
+            return head.lowest_ts < end and hi >= start
         return False
 
 
