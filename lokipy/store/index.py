@@ -62,6 +62,7 @@ class StreamInfo:
 
 class TenantIndex:
     def __init__(self) -> None:
+        self.active_heads = 0  # streams with an in-memory head (Loki's "active streams")
         self.streams: dict[Labels, StreamInfo] = {}
         self.postings: dict[str, dict[str, set[Labels]]] = {}
 
@@ -73,6 +74,11 @@ class TenantIndex:
             for name, value in labels:
                 self.postings.setdefault(name, {}).setdefault(value, set()).add(labels)
         return info
+
+    def drop_head(self, info: StreamInfo) -> None:
+        if info.head is not None:
+            info.head = None
+            self.active_heads -= 1
 
     def add_chunk(self, labels: Labels, ref: ChunkRef) -> None:
         info = self.stream(labels)

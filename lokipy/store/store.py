@@ -153,7 +153,7 @@ class Store:
         limit = self.config.limits_for(tenant).max_global_streams_per_user
         if limit <= 0:
             return streams
-        active = sum(1 for info in index.streams.values() if info.head is not None)
+        active = index.active_heads
         admitted = []
         for s in streams:
             info = index.streams.get(s.labels)
@@ -187,6 +187,7 @@ class Store:
         if head is None:
             ing = self.config.ingester
             head = info.head = StreamHead(tenant, s.labels, ing.chunk_block_size, ing.zstd_level)
+            index.active_heads += 1
         res = head.append(s.timestamps, s.lines, s.metadata, pos, now, window)
         result.accepted += res.accepted
         result.duplicates += res.duplicates
@@ -208,7 +209,6 @@ class Store:
         self,
         info: StreamInfo,
         reason: FlushReason,
-        drop_head: bool = False,
         closed_at: Position | None = None,
     ) -> None:
         """Move everything the head holds into a pending chunk (lock held)."""
@@ -222,8 +222,6 @@ class Store:
         chunk = head.close(pos, reason)
         if chunk is not None:
             info.pending.append(chunk)
-        if drop_head:
-            info.head = None
 
     # --- flushing ---------------------------------------------------------------------------
 
@@ -259,7 +257,7 @@ class Store:
                         continue
                     if head.is_empty():
                         if now - head.last_append_ns > ing.chunk_idle_period:
-                            info.head = None  # idle and flushed: forget it (Loki does too)
+                            index.drop_head(info)  # idle and flushed: forget it (Loki does too)
                         continue
                     due = reason
                     if due is None and now - head.last_append_ns > ing.chunk_idle_period:
@@ -269,7 +267,9 @@ class Store:
                     elif due is None and oldest_pin is not None and head.pin == oldest_pin:
                         due = FlushReason.WAL_SIZE
                     if due is not None:
-                        self._close_head(info, due, drop_head=(due is FlushReason.IDLE))
+                        self._close_head(info, due)
+                        if due is FlushReason.IDLE:
+                            index.drop_head(info)
             pending = [
                 c for index in self._tenants.values() for info in index.streams.values() for c in info.pending
             ]
@@ -677,9 +677,7 @@ class Store:
 
     def memory_streams(self) -> int:
         with self._lock:
-            return sum(
-                1 for idx in self._tenants.values() for i in idx.streams.values() if i.head is not None
-            )
+            return sum(index.active_heads for index in self._tenants.values())
 
     def disk_usage(self) -> int:
         """Bytes of chunks, index segments and WAL on disk (0 in memory mode)."""

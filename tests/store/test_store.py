@@ -228,3 +228,22 @@ def test_a_push_whose_entries_are_all_dropped_does_not_pin_the_wal(tmp_path: Pat
     assert head.pin is None
     assert store._oldest_pin() is None  # so every older WAL segment may go
     store.close()
+
+
+def test_active_stream_count_follows_heads_created_and_dropped_when_idle(tmp_path: Path) -> None:
+    from dataclasses import replace as dc_replace
+
+    cfg = dc_replace(
+        config(tmp_path, chunk_idle_period=1), limits=dc_replace(PLAIN, max_global_streams_per_user=1)
+    )
+    store = Store(cfg, start_flusher=False)
+    t = now()
+    assert push(store, '{a="1"}', [(t, b"x")]).accepted == 1
+    refused = push(store, '{a="2"}', [(t, b"y")])
+    assert refused.rate_limited and store.memory_streams() == 1
+    time.sleep(0.01)
+    store.flush(reason=None)  # idle: flushed, then the next pass forgets the empty head
+    store.flush(reason=None)
+    assert store.memory_streams() == 0
+    assert push(store, '{a="2"}', [(t, b"y")]).accepted == 1  # a slot is free again
+    store.close()
