@@ -28,18 +28,41 @@ _LABEL_CACHE_SIZE = 8192
 
 @dataclass(slots=True)
 class ValidStream:
-    """Entries of one stream that passed validation, ready for the WAL and the head."""
+    """Entries of one stream that passed validation, ready for the WAL and the head.
+
+    Lines are kept joined (``text``) with their ``lengths``: the WAL record, the head and the
+    block encoder all want that form, and building it once here means later steps never touch
+    the per-line objects again (each pass over a million small objects costs ~0.15 s).
+    """
 
     labels: Labels
     timestamps: list[int]
-    lines: list[bytes]
+    text: bytes
+    lengths: list[int]
     metadata: list[Metadata] | None
     _size: int = -1
+
+    @classmethod
+    def from_lines(
+        cls, labels: Labels, timestamps: list[int], lines: list[bytes], metadata: list[Metadata] | None
+    ) -> ValidStream:
+        return cls(labels, timestamps, b"".join(lines), list(map(len, lines)), metadata)
+
+    @property
+    def lines(self) -> list[bytes]:
+        """The lines one by one (slow paths and tests; the hot path uses ``text``)."""
+        out = []
+        pos = 0
+        text = self.text
+        for n in self.lengths:
+            out.append(text[pos : pos + n])
+            pos += n
+        return out
 
     def byte_size(self) -> int:
         """Line plus structured-metadata bytes (what Loki's rate limits count); computed once."""
         if self._size < 0:
-            size = sum(map(len, self.lines))
+            size = len(self.text)
             md = self.metadata
             if md is not None:
                 if md and md.count(md[0]) == len(md):  # one shared tuple: C-level identity check
@@ -194,15 +217,16 @@ class Distributor:
         oldest = now - lim.reject_old_samples_max_age if lim.reject_old_samples else None
         newest = now + lim.creation_grace_period
         max_line = lim.max_line_size
+        lengths = list(map(len, lines))
         all_good = (
             (oldest is None or min(ts) >= oldest)
             and max(ts) <= newest
-            and (max_line == 0 or max(map(len, lines)) <= max_line)
+            and (max_line == 0 or max(lengths) <= max_line)
             and (md is None or self._metadata_ok(md))
         )
         if all_good:
-            # The decoded columns are this request's own: handed on without a copy.
-            return ValidStream(labels, ts, lines, self._with_levels(labels, lines, md))
+            # The decoded timestamps are this request's own: handed on without a copy.
+            return ValidStream(labels, ts, b"".join(lines), lengths, self._with_levels(labels, lines, md))
         keep_ts: list[int] = []
         keep_lines: list[bytes] = []
         keep_md: list[Metadata] = []
@@ -237,7 +261,7 @@ class Distributor:
         if not keep_ts:
             return None
         has_md = md is not None and any(keep_md)
-        return ValidStream(
+        return ValidStream.from_lines(
             labels,
             keep_ts,
             keep_lines,

@@ -188,7 +188,7 @@ class Store:
             ing = self.config.ingester
             head = info.head = StreamHead(tenant, s.labels, ing.chunk_block_size, ing.zstd_level)
             index.active_heads += 1
-        res = head.append(s.timestamps, s.lines, s.metadata, pos, now, window)
+        res = head.append(s.timestamps, s.text, s.lengths, s.metadata, pos, now, window)
         result.accepted += res.accepted
         result.duplicates += res.duplicates
         if res.errors:
