@@ -24,6 +24,7 @@ from lokipy.store.levels import DETECTED_LEVEL, level_from_line, level_from_pair
 SERVICE_NAME = "service_name"
 UNKNOWN_SERVICE = "unknown_service"
 _LABEL_CACHE_SIZE = 8192
+_UNCHECKED = object()
 
 
 @dataclass(slots=True)
@@ -190,34 +191,53 @@ class Distributor:
         now = time.time_ns() if now is None else now
         parsed = [(self.parse_labels(s.labels), s) for s in req.streams]  # may raise: all-or-nothing
         out = Validated()
+        lim = self.limits
+        # The checks every entry of a stream usually passes, done on whole columns; a stream
+        # that fails one (or carries metadata, or needs levels) takes the entry-by-entry path.
+        oldest = now - lim.reject_old_samples_max_age if lim.reject_old_samples else None
+        newest = now + lim.creation_grace_period
+        max_line = lim.max_line_size or None
+        plain = not (lim.discover_log_levels and lim.allow_structured_metadata)
+        label_errors = self._label_errors
         for labels, stream in parsed:
-            if len(stream) == 0:
+            ts = stream.timestamps
+            if not ts:
                 continue
-            try:
-                error = self._label_errors[labels]
-            except KeyError:
-                if len(self._label_errors) >= _LABEL_CACHE_SIZE:
-                    self._label_errors.clear()
-                error = self._label_errors[labels] = self.stream_label_error(labels)
+            error = label_errors.get(labels, _UNCHECKED)
+            if error is _UNCHECKED:
+                if len(label_errors) >= _LABEL_CACHE_SIZE:
+                    label_errors.clear()
+                error = label_errors[labels] = self.stream_label_error(labels)
             if error is not None:
-                out.errors.append(error)
-                out.rejected_entries += len(stream)
+                out.errors.append(error)  # type: ignore[arg-type]
+                out.rejected_entries += len(ts)
                 continue
-            valid = self._validate_entries(labels, stream, now, out)
+            lines = stream.lines
+            lengths = list(map(len, lines))
+            if (
+                plain
+                and stream.metadata is None
+                and (oldest is None or min(ts) >= oldest)
+                and max(ts) <= newest
+                and (max_line is None or max(lengths) <= max_line)
+            ):
+                # The decoded timestamps are this request's own: handed on without a copy.
+                valid: ValidStream | None = ValidStream(labels, ts, b"".join(lines), lengths, None)
+            else:
+                valid = self._validate_entries(labels, stream, lengths, now, out)
             if valid is not None:
                 out.streams.append(valid)
         self._check_rate(tenant, out)
         return out
 
     def _validate_entries(
-        self, labels: Labels, stream: PushStream, now: int, out: Validated
+        self, labels: Labels, stream: PushStream, lengths: list[int], now: int, out: Validated
     ) -> ValidStream | None:
         lim = self.limits
         ts, lines, md = stream.timestamps, stream.lines, stream.metadata
         oldest = now - lim.reject_old_samples_max_age if lim.reject_old_samples else None
         newest = now + lim.creation_grace_period
         max_line = lim.max_line_size
-        lengths = list(map(len, lines))
         all_good = (
             (oldest is None or min(ts) >= oldest)
             and max(ts) <= newest

@@ -66,7 +66,6 @@ class ClosedChunk:
 
 @dataclass(slots=True)
 class AppendResult:
-    accepted: int = 0
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -116,22 +115,24 @@ class StreamHead:
         pos: Position,
         now: int,
         window: int | None,
-    ) -> AppendResult:
-        """Add entries in the order given (lines joined in ``text``, ``lengths`` long each).
-        ``window`` None (WAL replay) skips the ordering check."""
-        result = AppendResult()
+        result: AppendResult,
+    ) -> int:
+        """Add entries in the order given (lines joined in ``text``, ``lengths`` long each);
+        returns how many were kept. Duplicates and rejections are counted into ``result``
+        (one per push, not one per stream). ``window`` None (WAL replay) skips the ordering
+        check."""
         self.last_append_ns = now
         if self._fast_path_ok(timestamps):
             self._extend(timestamps, text, lengths, metadata, timestamps[0], timestamps[-1])
-            result.accepted = len(timestamps)
+            accepted = len(timestamps)
         else:
-            self._append_slow(timestamps, text, lengths, metadata, window, result)
-        if result.accepted and self.pin is None:
+            accepted = self._append_slow(timestamps, text, lengths, metadata, window, result)
+        if accepted and self.pin is None:
             # Only a record whose entries are held pins the WAL: rejected or duplicate-only
             # pushes must not keep old segments alive.
             self.pin = pos
             self.first_append_ns = now
-        return result
+        return accepted
 
     def _append_slow(
         self,
@@ -141,8 +142,9 @@ class StreamHead:
         metadata: list[Metadata] | None,
         window: int | None,
         result: AppendResult,
-    ) -> None:
+    ) -> int:
         """Entry by entry: the out-of-order window and duplicate checks."""
+        accepted = 0
         end = 0
         for i, ts in enumerate(timestamps):
             start, end = end, end + lengths[i]
@@ -158,7 +160,8 @@ class StreamHead:
                 result.duplicates += 1
                 continue
             self._extend([ts], line, [len(line)], [md] if md or self.md is not None else None, ts, ts)
-            result.accepted += 1
+            accepted += 1
+        return accepted
 
     def _fast_path_ok(self, ts: list[int]) -> bool:
         """Strictly increasing and after everything held: no window or duplicate checks needed.

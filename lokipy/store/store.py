@@ -28,7 +28,7 @@ from lokipy.model.stream import stream_id
 from lokipy.store.batches import Source, clusters, merge_batches, same, slice_range, without_text
 from lokipy.store.compactor import CompactionResult, compact
 from lokipy.store.distributor import Distributor, ValidStream, summarise_errors
-from lokipy.store.head import ClosedChunk, FlushReason, StreamHead
+from lokipy.store.head import AppendResult, ClosedChunk, FlushReason, StreamHead
 from lokipy.store.index import ChunkRef, StreamInfo, TenantIndex, decode_segment, encode_segment
 from lokipy.store.objstore import LocalObjectStore, MemoryObjectStore, ObjectStore
 from lokipy.store.wal import (
@@ -143,8 +143,20 @@ class Store:
             if self.wal is not None:
                 pos = self.wal.append(RecordType.ENTRIES, encode_entries(tenant, streams))
             window = self.config.ingester.max_chunk_age // 2
+            counted = AppendResult()
             for s in streams:
-                self._append_stream(index, tenant, s, pos, now, window, result)
+                result.accepted += self._append_stream(index, tenant, s, pos, now, window, counted)
+            self._count(result, counted, sum(s.byte_size() for s in streams))
+
+    def _count(self, result: PushResult, counted: AppendResult, nbytes: int) -> None:
+        """Fold one push's (or replay's) duplicates and rejections into the result and stats."""
+        result.duplicates += counted.duplicates
+        if counted.errors:
+            result.errors.extend(counted.errors)
+            result.rejected += len(counted.errors)
+        self.stats.lines_received += result.accepted
+        self.stats.bytes_received += nbytes
+        self.stats.duplicates += counted.duplicates
 
     def _admit_streams(
         self, tenant: str, index: TenantIndex, streams: list[ValidStream], result: PushResult
@@ -180,30 +192,24 @@ class Store:
         pos: Position,
         now: int,
         window: int | None,
-        result: PushResult,
-    ) -> None:
+        counted: AppendResult,
+    ) -> int:
+        """Append one stream's entries to its head; returns how many were kept."""
         info = index.stream(s.labels)
         head = info.head
         if head is None:
             ing = self.config.ingester
             head = info.head = StreamHead(tenant, s.labels, ing.chunk_block_size, ing.zstd_level)
             index.active_heads += 1
-        res = head.append(s.timestamps, s.text, s.lengths, s.metadata, pos, now, window)
-        result.accepted += res.accepted
-        result.duplicates += res.duplicates
-        if res.errors:
-            result.errors.extend(res.errors)
-            result.rejected += len(res.errors)
-        self.stats.lines_received += res.accepted
-        self.stats.bytes_received += s.byte_size()
-        self.stats.duplicates += res.duplicates
-        if head.should_close(self.config.ingester.chunk_target_size):
+        accepted = head.append(s.timestamps, s.text, s.lengths, s.metadata, pos, now, window, counted)
+        if head.blocks and head.should_close(self.config.ingester.chunk_target_size):
             # The chunk holds this stream's entries up to and including the record at ``pos``,
             # so it is closed just past that record, not at the WAL's end: during replay the
             # WAL's end lies beyond records still to be replayed into the next head, and a
             # FLUSHED marker covering them would make the next replay drop them (data loss
             # after two crashes in a row).
             self._close_head(info, FlushReason.FULL, closed_at=(pos[0], pos[1] + 1))
+        return accepted
 
     def _close_head(
         self,
@@ -422,10 +428,14 @@ class Store:
                     buffered[key] = [(p, s) for p, s in buffered[key] if p >= record.closed_at]
         now = time.time_ns()
         result = PushResult()
+        counted = AppendResult()
+        nbytes = 0
         for (tenant, _labels), items in buffered.items():
             index = self._tenant(tenant)
             for pos, s in items:
-                self._append_stream(index, tenant, s, pos, now, None, result)
+                result.accepted += self._append_stream(index, tenant, s, pos, now, None, counted)
+                nbytes += s.byte_size()
+        self._count(result, counted, nbytes)
         self.stats.corrupt_files += self.wal.corrupt_records
         if count:
             log.info("WAL replay: %d entries read, %d kept in heads", count, result.accepted)
