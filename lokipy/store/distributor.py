@@ -23,7 +23,9 @@ from lokipy.store.levels import DETECTED_LEVEL, level_from_line, level_from_pair
 
 SERVICE_NAME = "service_name"
 UNKNOWN_SERVICE = "unknown_service"
-_LABEL_CACHE_SIZE = 8192
+# Per-stream caches (label text -> Labels, validation verdicts): big enough for every active
+# stream of a large tenant, so a push over 20 000 streams does not clear them every time.
+_LABEL_CACHE_SIZE = 1 << 17
 _UNCHECKED = object()
 
 

@@ -171,7 +171,7 @@ def _name_char_ok(c: str, first: bool) -> bool:
 
 
 _LABEL_CACHE: dict[tuple[tuple[str, Any], ...], Labels] = {}
-_LABEL_CACHE_MAX = 4096
+_LABEL_CACHE_MAX = 1 << 17  # every active stream of a large tenant (see store/distributor.py)
 
 
 def _v1_labels(stream: dict[str, Any]) -> Labels:
