@@ -243,6 +243,10 @@ class MetricEvaluator:
         for a, b in col.run_bounds():
             for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
                 counts[i] += bisect_right(ts, e, a, b) - bisect_right(ts, s, a, b)
+        neg = col.neg
+        for a, b in col.neg_bounds():  # lines a `!=` filter dropped: read, but not samples
+            for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+                counts[i] -= bisect_right(neg, e, a, b) - bisect_right(neg, s, a, b)
         idx = [i for i, c in enumerate(counts) if c]
         return idx, [0] * len(idx), [counts[i] for i in idx]
 

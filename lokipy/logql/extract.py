@@ -74,6 +74,10 @@ class SeriesColumns:
     ts: list[int] = field(default_factory=list)
     vals: list[float] = field(default_factory=list)
     runs: list[int] = field(default_factory=list)
+    # Counting only: timestamps to subtract, one sorted run per stream like ``ts`` (lines a
+    # ``!=`` filter drops, while ``ts`` holds every line of the blocks read).
+    neg: list[int] = field(default_factory=list)
+    neg_runs: list[int] = field(default_factory=list)
 
     @property
     def sources(self) -> int:
@@ -81,11 +85,12 @@ class SeriesColumns:
 
     def start_run(self) -> None:
         self.runs.append(len(self.ts))
+        self.neg_runs.append(len(self.neg))
 
     @property
     def merged(self) -> bool:
-        """True when ``ts`` is one sorted column."""
-        return len(self.runs) <= 1
+        """True when ``ts`` is one sorted column holding exactly the samples."""
+        return len(self.runs) <= 1 and not self.neg
 
     def finish(self) -> None:
         if self.merged or not self.vals:
@@ -98,6 +103,11 @@ class SeriesColumns:
     def run_bounds(self) -> list[tuple[int, int]]:
         ends = self.runs[1:] + [len(self.ts)]
         return list(zip(self.runs, ends, strict=True))
+
+    def neg_bounds(self) -> list[tuple[int, int]]:
+        """Like :meth:`run_bounds` for ``neg``; empty runs left out."""
+        ends = self.neg_runs[1:] + [len(self.neg)]
+        return [(a, b) for a, b in zip(self.neg_runs, ends, strict=True) if a < b]
 
 
 def extract_samples(
@@ -149,6 +159,14 @@ def extract_samples(
                 kept: Sequence[int] = range(n)
                 if pipeline.empty:
                     col.ts.extend(batch.timestamps)
+                elif not need_values and (drop := proc.dropped(batch)) is not None:
+                    # Only counted, and the filters only drop lines (``!=``): every timestamp
+                    # goes in and the few dropped ones are subtracted per window.
+                    stamps = batch.timestamps
+                    col.ts.extend(stamps)
+                    col.neg.extend([stamps[i] for i in drop])
+                    stats.post_filter_lines += n - len(drop)
+                    continue
                 else:
                     kept = proc.select(batch)
                     stamps = batch.timestamps

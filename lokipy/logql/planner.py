@@ -176,6 +176,23 @@ class StreamProcessor:
             return range(len(batch))
         return flt.select(batch)  # type: ignore[no-any-return]
 
+    def scan(self, batch: EntryBatch, reverse: bool = False) -> Iterator[tuple[int, list[int]]]:
+        """The leading filters' kept indices segment by segment (:func:`filters.scan`)."""
+        flt = self.pipeline.block_filter
+        if flt is None:
+            kept = list(range(len(batch)))
+            if reverse:
+                kept.reverse()
+            return iter(((-1, kept),))
+        return line_filters.scan(flt, batch, reverse)
+
+    def dropped(self, batch: EntryBatch) -> list[int] | None:
+        """Indices the leading filters drop when they only drop (:func:`filters.dropped`)."""
+        flt = self.pipeline.block_filter
+        if flt is None:
+            return []
+        return line_filters.dropped(flt, batch)
+
     def process(
         self, batch: EntryBatch, *, reverse: bool = False
     ) -> Iterator[tuple[int, bytes, LabelsBuilder]]:

@@ -36,6 +36,9 @@ from lokipy.model.regex import compile_regex
 
 # Past this share of the batch, scanning the whole block beats checking candidates one by one.
 _DENSE = 0.25
+# Lines scanned per step of a lazy scan (by bytes of text): small enough that a limited query
+# stops near its last result, large enough that per-segment overhead is noise.
+_SEGMENT = 32 << 10
 _REGEX_META = frozenset("\\.+*?()|[]{}^$")  # "|" is handled by _literal_alternatives
 
 
@@ -70,7 +73,10 @@ def _complement(hits: list[int], batch: EntryBatch, candidates: list[int] | None
     if len(hits) == len(batch):
         return []
     if candidates is None:
-        return sorted(set(range(len(batch))).difference(hits))
+        keep = bytearray(b"\x01") * len(batch)  # a mask and one C-level compress, no set
+        for i in hits:
+            keep[i] = 0
+        return list(compress(range(len(batch)), keep))
     drop = set(hits)
     return [i for i in candidates if i not in drop]
 
@@ -117,29 +123,88 @@ class ContainsFilter(_Positive):
         return self.needle in line
 
     def _hits(self, batch: EntryBatch) -> list[int]:
+        if not self.needle:
+            return list(range(len(batch)))
+        return find_lines(self.needle, batch.data, batch.offsets, 0, len(batch))
+
+    def scan(
+        self, batch: EntryBatch, reverse: bool = False, *, segment: int = _SEGMENT
+    ) -> Iterator[tuple[int, list[int]]]:
+        """Kept indices segment by segment in scan order (see :func:`scan`): a limited query
+        stops scanning a block as soon as the merge has what it needs. ``segment`` is the
+        text per segment in bytes."""
+        if self.negate or not self.needle:
+            yield from _one_segment(self, batch, reverse)
+            return
         needle, data, off = self.needle, batch.data, batch.offsets
         n = len(batch)
-        if not needle:
-            return list(range(n))
-        count = data.count(needle)
-        if count == 0:
-            return []
-        if count * 8 > n:
-            # Most lines hit: one bounded find per line in a C-level map (no bisects, no
-            # slices); a bounded find only sees occurrences wholly inside the line.
-            found = map(data.find, repeat(needle), off, islice(off, 1, n + 1))
-            return list(compress(range(n), map(ne, found, repeat(-1))))
-        width = len(needle)
-        hits: list[int] = []
-        find = data.find
-        pos = find(needle)
-        while pos >= 0:
-            i = bisect_right(off, pos, 0, n) - 1
-            end = off[i + 1]
-            if pos + width <= end or needle in data[off[i] : end]:
-                hits.append(i)
-            pos = find(needle, end)
-        return hits
+        if reverse:
+            hi = n
+            while hi > 0:
+                lo = max(0, min(hi - 1, bisect_right(off, off[hi] - segment, 0, hi) - 1))
+                hits = find_lines(needle, data, off, lo, hi)
+                hits.reverse()
+                yield lo - 1, hits
+                hi = lo
+        else:
+            lo = 0
+            while lo < n:
+                hi = min(n, max(lo + 1, bisect_right(off, off[lo] + segment, lo, n + 1) - 1))
+                yield (hi if hi < n else -1), find_lines(needle, data, off, lo, hi)
+                lo = hi
+
+
+def find_lines(needle: bytes, data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
+    """Indices ``i`` in ``[lo, hi)`` whose line holds ``needle`` (non-empty), ascending.
+
+    One ``find`` per hit over the block, bounded to the lines' bytes; a hit that runs past
+    its line's end is re-checked on that line alone. When hits turn out dense, the rest is
+    tested line by line in a C-level map (no bisects, no slices): no counting pass first.
+    """
+    width = len(needle)
+    hits: list[int] = []
+    find = data.find
+    limit = off[hi]
+    pos = find(needle, off[lo], limit)
+    first = lo
+    while pos >= 0:
+        i = bisect_right(off, pos, lo, hi) - 1
+        end = off[i + 1]
+        if pos + width <= end or needle in data[off[i] : end]:
+            hits.append(i)
+            if len(hits) >= 64 and len(hits) * 8 > i - first:
+                hits.extend(_find_each(needle, data, off, i + 1, hi))
+                return hits
+        lo = i + 1
+        pos = find(needle, end, limit)
+    return hits
+
+
+def _find_each(needle: bytes, data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
+    """Lines in ``[lo, hi)`` holding ``needle``: one bounded find per line, at C speed (a
+    bounded find only sees occurrences wholly inside the line)."""
+    if lo >= hi:
+        return []
+    found = map(data.find, repeat(needle), off[lo:hi], off[lo + 1 : hi + 1])
+    return list(compress(range(lo, hi), map(ne, found, repeat(-1))))
+
+
+def _one_segment(flt: LineFilter, batch: EntryBatch, reverse: bool) -> Iterator[tuple[int, list[int]]]:
+    kept = list(flt.select(batch))
+    if reverse:
+        kept.reverse()
+    yield -1, kept
+
+
+def scan(flt: LineFilter, batch: EntryBatch, reverse: bool = False) -> Iterator[tuple[int, list[int]]]:
+    """``(next, kept)`` pairs covering the batch in scan order (newest first with ``reverse``):
+    ``kept`` are the indices a segment keeps, in scan order; ``next`` is the first index of the
+    following segment (-1 after the last). An empty segment tells a lazy consumer how far the
+    scan got without results, so it can stop before scanning the rest of the block."""
+    own = getattr(flt, "scan", None)
+    if own is not None:
+        return own(batch, reverse)  # type: ignore[no-any-return]
+    return _one_segment(flt, batch, reverse)
 
 
 def _slices(batch: EntryBatch, start: int = 0) -> Iterator[bytes]:
@@ -344,6 +409,25 @@ class AndFilter:
             if not candidates:
                 return []
         return _all(batch, candidates)
+
+
+def dropped(flt: LineFilter, batch: EntryBatch) -> list[int] | None:
+    """For a filter that only drops lines (``!=``, ``!~``, ``!>``, ``or`` chains and runs of
+    them): the sorted indices it drops. None when the filter keeps only matching lines.
+
+    Counting queries then count ``all - dropped`` per window: the kept lines, usually nearly
+    all of them, are never listed one by one.
+    """
+    if not len(batch):
+        return []
+    if isinstance(flt, _Positive):
+        return flt._hits(batch) if flt.negate else None
+    if isinstance(flt, AndFilter) and all(isinstance(f, _Positive) and f.negate for f in flt.filters):
+        found: set[int] = set()
+        for f in flt.filters:
+            found.update(f._hits(batch))  # type: ignore[attr-defined]
+        return sorted(found)
+    return None
 
 
 _OPS = {"|=": (False, "contains"), "!=": (True, "contains"), "|~": (False, "regex"),

@@ -284,3 +284,48 @@ def test_block_regex_search_stays_linear_when_matches_span_lines() -> None:
     hits = flt._hits(batch)
     assert hits == [i for i, line in enumerate(lines) if real.search(line)]
     assert scanned <= 3 * len(batch.data), f"scanned {scanned} bytes of a {len(batch.data)}-byte block"
+
+
+@given(
+    lines=st.lists(st.sampled_from([b"", b"a", b"ab", b"ba", b"xabx", b"b", b"aab"]), max_size=60),
+    needle=st.sampled_from([b"ab", b"a", b"b", b"aab", b"zz"]),
+    segment=st.integers(1, 12),
+    reverse=st.booleans(),
+    negate=st.booleans(),
+)
+def test_lazy_scan_segments_cover_the_batch_in_order(
+    lines: list[bytes], needle: bytes, segment: int, reverse: bool, negate: bool
+) -> None:
+    """``scan`` yields what ``select`` keeps, segment by segment in scan order, and each
+    segment's ``next`` is where the following segment starts."""
+    flt = ContainsFilter(needle, negate=negate)
+    b = batch(lines)
+    want = [i for i, line in enumerate(lines) if (needle in line) != negate]
+    if reverse:
+        want.reverse()
+    got: list[int] = []
+    order = list(range(len(lines)))
+    if reverse:
+        order.reverse()
+    pos = 0  # how many indices of ``order`` the segments so far have covered
+    for nxt, kept in flt.scan(b, reverse, segment=segment):
+        got.extend(kept)
+        if nxt == -1:
+            pos = len(order)
+        else:
+            new_pos = order.index(nxt)
+            assert new_pos > pos or (new_pos == pos == 0 and not kept)
+            covered = set(order[pos:new_pos])
+            assert set(kept) <= covered
+            pos = new_pos
+    assert pos == len(order) or not lines
+    assert got == want
+
+
+def test_contains_without_a_counting_pass_switches_to_per_line_when_dense() -> None:
+    lines = [b"x error y" if i % 2 else b"fine" for i in range(500)] + [b"errorerror", b"err", b"or"]
+    want = [i for i, line in enumerate(lines) if b"error" in line]
+    assert ContainsFilter("error").select(batch(lines)) == want
+    assert ContainsFilter("error", negate=True).select(batch(lines)) == [
+        i for i in range(len(lines)) if i not in set(want)
+    ]
