@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import replace
+from itertools import repeat
+from operator import add, sub
 
 from lokipy.logql import ast
 from lokipy.logql.extract import ScanStats, SeriesColumns, extract_samples
@@ -237,16 +239,23 @@ class MetricEvaluator:
     def _run_windows(
         col: SeriesColumns, ends: list[int], starts: list[int]
     ) -> tuple[list[int], list[int], list[int]]:
-        """Like :meth:`_windows` for unmerged runs: ``his[i] - los[i]`` is the window's count."""
-        ts = col.ts
+        """Like :meth:`_windows` for unmerged runs: ``his[i] - los[i]`` is the window's count.
+
+        Every window boundary is bisected once per run (with ``range == step`` a window's
+        start is the previous window's end, so that halves the bisects) and the per-step
+        differences are summed in C-level maps, not a Python loop per step per run.
+        """
+        bounds = sorted(set(starts).union(ends))
+        at = {b: k for k, b in enumerate(bounds)}
+        s_at = [at[s] for s in starts]
+        e_at = [at[e] for e in ends]
         counts = [0] * len(ends)
-        for a, b in col.run_bounds():
-            for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-                counts[i] += bisect_right(ts, e, a, b) - bisect_right(ts, s, a, b)
-        neg = col.neg
-        for a, b in col.neg_bounds():  # lines a `!=` filter dropped: read, but not samples
-            for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-                counts[i] -= bisect_right(neg, e, a, b) - bisect_right(neg, s, a, b)
+        # Lines a `!=` filter dropped were read into ``ts`` but are not samples: subtracted.
+        for column, runs, combine in ((col.ts, col.run_bounds(), add), (col.neg, col.neg_bounds(), sub)):
+            for a, b in runs:
+                pos = list(map(bisect_right, repeat(column), bounds, repeat(a), repeat(b)))
+                get = pos.__getitem__
+                counts = list(map(combine, counts, map(sub, map(get, e_at), map(get, s_at))))
         idx = [i for i, c in enumerate(counts) if c]
         return idx, [0] * len(idx), [counts[i] for i in idx]
 

@@ -129,29 +129,46 @@ class ContainsFilter(_Positive):
 
     def scan(
         self, batch: EntryBatch, reverse: bool = False, *, segment: int = _SEGMENT
-    ) -> Iterator[tuple[int, list[int]]]:
+    ) -> Iterator[tuple[int, Sequence[int]]]:
         """Kept indices segment by segment in scan order (see :func:`scan`): a limited query
         stops scanning a block as soon as the merge has what it needs. ``segment`` is the
         text per segment in bytes."""
-        if self.negate or not self.needle:
+        if not self.needle:
             yield from _one_segment(self, batch, reverse)
             return
-        needle, data, off = self.needle, batch.data, batch.offsets
+        needle, data, off, negate = self.needle, batch.data, batch.offsets, self.negate
         n = len(batch)
         if reverse:
             hi = n
             while hi > 0:
                 lo = max(0, min(hi - 1, bisect_right(off, off[hi] - segment, 0, hi) - 1))
                 hits = find_lines(needle, data, off, lo, hi)
-                hits.reverse()
-                yield lo - 1, hits
+                if negate:
+                    yield lo - 1, _complement_range(hits, lo, hi, reverse)
+                else:
+                    hits.reverse()
+                    yield lo - 1, hits
                 hi = lo
         else:
             lo = 0
             while lo < n:
                 hi = min(n, max(lo + 1, bisect_right(off, off[lo] + segment, lo, n + 1) - 1))
-                yield (hi if hi < n else -1), find_lines(needle, data, off, lo, hi)
+                hits = find_lines(needle, data, off, lo, hi)
+                yield (hi if hi < n else -1), _complement_range(hits, lo, hi, reverse) if negate else hits
                 lo = hi
+
+
+def _complement_range(hits: list[int], lo: int, hi: int, reverse: bool) -> Sequence[int]:
+    """``[lo, hi)`` without ``hits`` (sorted), in scan order."""
+    if not hits:
+        return range(hi - 1, lo - 1, -1) if reverse else range(lo, hi)
+    keep = bytearray(b"\x01") * (hi - lo)
+    for i in hits:
+        keep[i - lo] = 0
+    kept = list(compress(range(lo, hi), keep))
+    if reverse:
+        kept.reverse()
+    return kept
 
 
 def find_lines(needle: bytes, data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
@@ -189,14 +206,14 @@ def _find_each(needle: bytes, data: bytes, off: Sequence[int], lo: int, hi: int)
     return list(compress(range(lo, hi), map(ne, found, repeat(-1))))
 
 
-def _one_segment(flt: LineFilter, batch: EntryBatch, reverse: bool) -> Iterator[tuple[int, list[int]]]:
+def _one_segment(flt: LineFilter, batch: EntryBatch, reverse: bool) -> Iterator[tuple[int, Sequence[int]]]:
     kept = list(flt.select(batch))
     if reverse:
         kept.reverse()
     yield -1, kept
 
 
-def scan(flt: LineFilter, batch: EntryBatch, reverse: bool = False) -> Iterator[tuple[int, list[int]]]:
+def scan(flt: LineFilter, batch: EntryBatch, reverse: bool = False) -> Iterator[tuple[int, Sequence[int]]]:
     """``(next, kept)`` pairs covering the batch in scan order (newest first with ``reverse``):
     ``kept`` are the indices a segment keeps, in scan order; ``next`` is the first index of the
     following segment (-1 after the last). An empty segment tells a lazy consumer how far the
