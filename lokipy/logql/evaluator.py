@@ -9,9 +9,9 @@ per-sample objects. Everything above range aggregations works step by step on sm
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import replace
-from itertools import repeat
+from itertools import accumulate
 from operator import add, sub
 
 from lokipy.logql import ast
@@ -239,23 +239,33 @@ class MetricEvaluator:
     def _run_windows(
         col: SeriesColumns, ends: list[int], starts: list[int]
     ) -> tuple[list[int], list[int], list[int]]:
-        """Like :meth:`_windows` for unmerged runs: ``his[i] - los[i]`` is the window's count.
+        """Like :meth:`_windows` for unmerged runs and parts: ``his[i] - los[i]`` is the
+        window's count.
 
-        Every window boundary is bisected once per run (with ``range == step`` a window's
-        start is the previous window's end, so that halves the bisects) and the per-step
-        differences are summed in C-level maps, not a Python loop per step per run.
+        Every sorted piece (a run of ``ts`` or a part) counts, at each distinct window
+        boundary, its samples at or before it. Only the boundaries inside the piece's time
+        span are bisected: before it the count is 0, after it the piece's length, added once
+        as a suffix. With ``range == step`` a start is the previous window's end, so each
+        boundary is visited once per piece.
         """
         bounds = sorted(set(starts).union(ends))
+        nb = len(bounds)
         at = {b: k for k, b in enumerate(bounds)}
-        s_at = [at[s] for s in starts]
-        e_at = [at[e] for e in ends]
-        counts = [0] * len(ends)
-        # Lines a `!=` filter dropped were read into ``ts`` but are not samples: subtracted.
-        for column, runs, combine in ((col.ts, col.run_bounds(), add), (col.neg, col.neg_bounds(), sub)):
-            for a, b in runs:
-                pos = list(map(bisect_right, repeat(column), bounds, repeat(a), repeat(b)))
-                get = pos.__getitem__
-                counts = list(map(combine, counts, map(sub, map(get, e_at), map(get, s_at))))
+        inside = [0] * nb  # samples at or before bounds[k], from pieces spanning it
+        suffix = [0] * (nb + 1)  # pieces wholly at or before bounds[k], as a difference array
+        pieces = [(col.ts, a, b, 1) for a, b in col.run_bounds()]
+        pieces += [(part, 0, len(part), sign) for part, sign in col.parts]
+        for seq, a, b, sign in pieces:
+            if a >= b:
+                continue
+            k0 = bisect_left(bounds, seq[a])
+            k1 = bisect_left(bounds, seq[b - 1])
+            for k in range(k0, k1):
+                inside[k] += sign * (bisect_right(seq, bounds[k], a, b) - a)
+            suffix[k1] += sign * (b - a)
+        upto = list(map(add, accumulate(suffix[:nb]), inside))
+        get = upto.__getitem__
+        counts = list(map(sub, map(get, [at[e] for e in ends]), map(get, [at[s] for s in starts])))
         idx = [i for i, c in enumerate(counts) if c]
         return idx, [0] * len(idx), [counts[i] for i in idx]
 
