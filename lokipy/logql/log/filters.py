@@ -23,7 +23,8 @@ unanchored.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from itertools import compress, islice, repeat
 from operator import ne
 from typing import Any, Protocol
@@ -39,6 +40,7 @@ _DENSE = 0.25
 # Lines scanned per step of a lazy scan (by bytes of text): small enough that a limited query
 # stops near its last result, large enough that per-segment overhead is noise.
 _SEGMENT = 32 << 10
+RangeHits = Callable[[int, int], list[int]]
 _REGEX_META = frozenset("\\.+*?()|[]{}^$")  # "|" is handled by _literal_alternatives
 
 
@@ -109,6 +111,42 @@ class _Positive:
             return _complement(hits, batch, candidates)
         return _restrict(hits, candidates)
 
+    def _range_hits(self, batch: EntryBatch) -> RangeHits | None:
+        """``hits(lo, hi)``: the matching lines among ``[lo, hi)`` of this batch, ascending,
+        for filters that can search part of a block; None for the others."""
+        return None
+
+    def scan(
+        self, batch: EntryBatch, reverse: bool = False, *, segment: int = _SEGMENT
+    ) -> Iterator[tuple[int, Sequence[int]]]:
+        """Kept indices segment by segment in scan order (see :func:`scan`): a limited query
+        stops searching a block as soon as the merge has what it needs. ``segment`` is the
+        text per segment in bytes."""
+        hits_in = self._range_hits(batch) if len(batch) else None
+        if hits_in is None:
+            yield from _one_segment(self, batch, reverse)
+            return
+        off, negate = batch.offsets, self.negate
+        n = len(batch)
+        if reverse:
+            hi = n
+            while hi > 0:
+                lo = max(0, min(hi - 1, bisect_right(off, off[hi] - segment, 0, hi) - 1))
+                hits = hits_in(lo, hi)
+                if negate:
+                    yield lo - 1, _complement_range(hits, lo, hi, reverse)
+                else:
+                    hits.reverse()
+                    yield lo - 1, hits
+                hi = lo
+        else:
+            lo = 0
+            while lo < n:
+                hi = min(n, max(lo + 1, bisect_right(off, off[lo] + segment, lo, n + 1) - 1))
+                hits = hits_in(lo, hi)
+                yield (hi if hi < n else -1), _complement_range(hits, lo, hi, reverse) if negate else hits
+                lo = hi
+
 
 class ContainsFilter(_Positive):
     """``|= "text"`` (or ``!=`` with ``negate``): a case-sensitive substring test."""
@@ -127,35 +165,10 @@ class ContainsFilter(_Positive):
             return list(range(len(batch)))
         return find_lines(self.needle, batch.data, batch.offsets, 0, len(batch))
 
-    def scan(
-        self, batch: EntryBatch, reverse: bool = False, *, segment: int = _SEGMENT
-    ) -> Iterator[tuple[int, Sequence[int]]]:
-        """Kept indices segment by segment in scan order (see :func:`scan`): a limited query
-        stops scanning a block as soon as the merge has what it needs. ``segment`` is the
-        text per segment in bytes."""
+    def _range_hits(self, batch: EntryBatch) -> RangeHits | None:
         if not self.needle:
-            yield from _one_segment(self, batch, reverse)
-            return
-        needle, data, off, negate = self.needle, batch.data, batch.offsets, self.negate
-        n = len(batch)
-        if reverse:
-            hi = n
-            while hi > 0:
-                lo = max(0, min(hi - 1, bisect_right(off, off[hi] - segment, 0, hi) - 1))
-                hits = find_lines(needle, data, off, lo, hi)
-                if negate:
-                    yield lo - 1, _complement_range(hits, lo, hi, reverse)
-                else:
-                    hits.reverse()
-                    yield lo - 1, hits
-                hi = lo
-        else:
-            lo = 0
-            while lo < n:
-                hi = min(n, max(lo + 1, bisect_right(off, off[lo] + segment, lo, n + 1) - 1))
-                hits = find_lines(needle, data, off, lo, hi)
-                yield (hi if hi < n else -1), _complement_range(hits, lo, hi, reverse) if negate else hits
-                lo = hi
+            return None
+        return partial(find_lines, self.needle, batch.data, batch.offsets)
 
 
 def _complement_range(hits: list[int], lo: int, hi: int, reverse: bool) -> Sequence[int]:
@@ -287,46 +300,72 @@ class RegexFilter(_Positive):
         return self._rx.search(line) is not None
 
     def _hits(self, batch: EntryBatch) -> list[int]:
-        n = len(batch)
+        hits_in = self._range_hits(batch)
+        assert hits_in is not None
+        return hits_in(0, len(batch))
+
+    def _range_hits(self, batch: EntryBatch) -> RangeHits | None:
+        data, off = batch.data, batch.offsets
         if self._literals is not None:
             if self._fold:  # ASCII-only lowering keeps every offset where it was
-                batch = EntryBatch(batch.timestamps, batch.data.lower(), batch.offsets)
+                data = data.lower()
             if len(self._literals) == 1:
-                return ContainsFilter(self._literals[0])._hits(batch)
-            found: set[int] = set()
-            for lit in self._literals:
-                found.update(ContainsFilter(lit)._hits(batch))
-            return sorted(found)
+                return partial(find_lines, self._literals[0], data, off)
+            return partial(_find_any, self._literals, data, off)
         if not self._block:
-            return _each_line(self._rx.search, batch)
+            return partial(_each_line_in, self._rx.search, data, off)
         if self._matches_empty:
-            return list(range(n))
-        search = self._rx.search
-        data, off = batch.data, batch.offsets
-        hits: list[int] = []
-        pos = 0
-        size = len(data)
-        while pos < size:
-            m = search(data, pos)
-            if m is None:
-                break
-            start, stop = m.span()
-            i = bisect_right(off, start, 0, n) - 1
-            end = off[i + 1]
-            if stop > end:
-                # The match ran past its line (lines have no separator): each such search can
-                # scan to the end of the block, so finish line by line to stay linear.
-                if search(data[off[i] : end]) is not None:
-                    hits.append(i)
-                hits.extend(_each_line(search, batch, i + 1))
-                return hits
-            hits.append(i)
-            if len(hits) >= 64 and len(hits) * 4 > i:
-                # Most lines hit: finish line by line in a C-level loop instead.
-                hits.extend(_each_line(search, batch, i + 1))
-                return hits
-            pos = end
-        return hits
+            return _every_line
+        return partial(_search_lines, self._rx.search, data, off)
+
+
+def _find_any(needles: list[bytes], data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
+    found: set[int] = set()
+    for needle in needles:
+        found.update(find_lines(needle, data, off, lo, hi))
+    return sorted(found)
+
+
+def _every_line(lo: int, hi: int) -> list[int]:
+    return list(range(lo, hi))
+
+
+def _each_line_in(test: Any, data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
+    """Lines in ``[lo, hi)`` passing ``test``, in a C-level loop over the lines."""
+    if lo >= hi:
+        return []
+    lines = map(data.__getitem__, map(slice, off[lo:hi], off[lo + 1 : hi + 1]))
+    return list(compress(range(lo, hi), map(test, lines)))
+
+
+def _search_lines(search: Any, data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
+    """Lines in ``[lo, hi)`` holding a match of a context-free regex: one RE2 search per hit
+    over the lines' bytes (the search stops at the range's end)."""
+    hits: list[int] = []
+    first = lo
+    pos, size = off[lo], off[hi]
+    while pos < size:
+        m = search(data, pos, size)
+        if m is None:
+            break
+        start, stop = m.span()
+        i = bisect_right(off, start, lo, hi) - 1
+        end = off[i + 1]
+        if stop > end:
+            # The match ran past its line (lines have no separator): each such search can
+            # scan to the end of the range, so finish line by line to stay linear.
+            if search(data[off[i] : end]) is not None:
+                hits.append(i)
+            hits.extend(_each_line_in(search, data, off, i + 1, hi))
+            return hits
+        hits.append(i)
+        if len(hits) >= 64 and len(hits) * 4 > i - first:
+            # Most lines hit: finish line by line in a C-level loop instead.
+            hits.extend(_each_line_in(search, data, off, i + 1, hi))
+            return hits
+        lo = i + 1
+        pos = end
+    return hits
 
 
 class PatternFilter(_Positive):

@@ -275,10 +275,11 @@ def test_block_regex_search_stays_linear_when_matches_span_lines() -> None:
     real = flt._rx
 
     class Counting:
-        def search(self, data: bytes, pos: int = 0):  # type: ignore[no-untyped-def]
+        def search(self, data: bytes, pos: int = 0, endpos: int | None = None):  # type: ignore[no-untyped-def]
             nonlocal scanned
-            scanned += len(data) - pos
-            return real.search(data, pos)
+            end = len(data) if endpos is None else endpos
+            scanned += end - pos
+            return real.search(data, pos, end)
 
     flt._rx = Counting()
     hits = flt._hits(batch)
@@ -287,20 +288,43 @@ def test_block_regex_search_stays_linear_when_matches_span_lines() -> None:
 
 
 @given(
-    lines=st.lists(st.sampled_from([b"", b"a", b"ab", b"ba", b"xabx", b"b", b"aab"]), max_size=60),
-    needle=st.sampled_from([b"ab", b"a", b"b", b"aab", b"zz"]),
+    lines=st.lists(
+        st.sampled_from([b"", b"a", b"ab", b"ba", b"xabx", b"b", b"aab", b"AB", b"b\xffa"]), max_size=60
+    ),
+    make=st.sampled_from(
+        [
+            lambda neg: ContainsFilter(b"ab", negate=neg),
+            lambda neg: ContainsFilter(b"a", negate=neg),
+            lambda neg: ContainsFilter(b"aab", negate=neg),
+            lambda neg: ContainsFilter(b"zz", negate=neg),
+            lambda neg: ContainsFilter(b"", negate=neg),
+            lambda neg: RegexFilter("ab", negate=neg),  # literal
+            lambda neg: RegexFilter("(?i)ab", negate=neg),  # folded literal
+            lambda neg: RegexFilter("ab|ba", negate=neg),  # alternatives
+            lambda neg: RegexFilter("a+b?", negate=neg),  # block search
+            lambda neg: RegexFilter("ba*b?a", negate=neg),  # matches may span lines
+            lambda neg: RegexFilter("^ab", negate=neg),  # anchored: line by line
+            lambda neg: RegexFilter("x*", negate=neg),  # matches the empty string
+            lambda neg: line_filter_or("|=", [("ab", False), ("ba", False)]),  # no range search
+        ]
+    ),
     segment=st.integers(1, 12),
     reverse=st.booleans(),
     negate=st.booleans(),
 )
 def test_lazy_scan_segments_cover_the_batch_in_order(
-    lines: list[bytes], needle: bytes, segment: int, reverse: bool, negate: bool
+    lines: list[bytes],
+    make,
+    segment: int,
+    reverse: bool,
+    negate: bool,  # type: ignore[no-untyped-def]
 ) -> None:
-    """``scan`` yields what ``select`` keeps, segment by segment in scan order, and each
-    segment's ``next`` is where the following segment starts."""
-    flt = ContainsFilter(needle, negate=negate)
+    """``scan`` yields what ``select`` keeps (and per-line ``matches`` decides), segment by
+    segment in scan order, and each segment's ``next`` is where the following one starts."""
+    flt = make(negate)
     b = batch(lines)
-    want = [i for i, line in enumerate(lines) if (needle in line) != negate]
+    want = [i for i, line in enumerate(lines) if flt.matches(line)]
+    assert flt.select(b) == want
     if reverse:
         want.reverse()
     got: list[int] = []
