@@ -12,9 +12,13 @@ Each filter answers two questions:
   line instead, since a neighbouring line would change their answer.
 
 When most lines hit, the per-hit bisect costs more than testing each line, so dense batches
-are tested line by line in a C-level ``map`` (``|=`` decides from one ``bytes.count``; ``|~``
-switches after 64 hits if they cover over a quarter of the lines seen). Regexes that are only
-literals (``foo``, ``foo|bar``, ``(?i)error``) run as substring searches.
+are tested line by line in a C-level ``map`` (after 64 hits covering over an eighth of the lines
+seen for ``|=``, a quarter for ``|~``; see :mod:`linescan`). Regexes that are only literals
+(``foo``, ``foo|bar``, ``(?i)error``) run as substring searches.
+
+Filters that can search part of a block also offer ``scan(batch, reverse)``: the kept lines a
+segment at a time from one end, for limited log queries that stop early; :func:`dropped` gives
+the lines a negated filter drops, for counting queries that count ``all - dropped``.
 
 Regexes are RE2 (linear time) via :func:`lokipy.model.regex.compile_regex`; line filters are
 unanchored.
@@ -25,11 +29,18 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from itertools import compress, islice, repeat
-from operator import ne
+from itertools import compress, islice
 from typing import Any, Protocol
 
 from lokipy.logql.log.ip import IPMatcher
+from lokipy.logql.log.linescan import (
+    complement_range,
+    each_line_in,
+    every_line,
+    find_any,
+    find_lines,
+    search_lines,
+)
 from lokipy.logql.log.pattern import PatternTester
 from lokipy.model.entry import EntryBatch
 from lokipy.model.errors import InvalidInput
@@ -134,7 +145,7 @@ class _Positive:
                 lo = max(0, min(hi - 1, bisect_right(off, off[hi] - segment, 0, hi) - 1))
                 hits = hits_in(lo, hi)
                 if negate:
-                    yield lo - 1, _complement_range(hits, lo, hi, reverse)
+                    yield lo - 1, complement_range(hits, lo, hi, reverse)
                 else:
                     hits.reverse()
                     yield lo - 1, hits
@@ -144,7 +155,7 @@ class _Positive:
             while lo < n:
                 hi = min(n, max(lo + 1, bisect_right(off, off[lo] + segment, lo, n + 1) - 1))
                 hits = hits_in(lo, hi)
-                yield (hi if hi < n else -1), _complement_range(hits, lo, hi, reverse) if negate else hits
+                yield (hi if hi < n else -1), complement_range(hits, lo, hi, reverse) if negate else hits
                 lo = hi
 
 
@@ -169,54 +180,6 @@ class ContainsFilter(_Positive):
         if not self.needle:
             return None
         return partial(find_lines, self.needle, batch.data, batch.offsets)
-
-
-def _complement_range(hits: list[int], lo: int, hi: int, reverse: bool) -> Sequence[int]:
-    """``[lo, hi)`` without ``hits`` (sorted), in scan order."""
-    if not hits:
-        return range(hi - 1, lo - 1, -1) if reverse else range(lo, hi)
-    keep = bytearray(b"\x01") * (hi - lo)
-    for i in hits:
-        keep[i - lo] = 0
-    kept = list(compress(range(lo, hi), keep))
-    if reverse:
-        kept.reverse()
-    return kept
-
-
-def find_lines(needle: bytes, data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
-    """Indices ``i`` in ``[lo, hi)`` whose line holds ``needle`` (non-empty), ascending.
-
-    One ``find`` per hit over the block, bounded to the lines' bytes; a hit that runs past
-    its line's end is re-checked on that line alone. When hits turn out dense, the rest is
-    tested line by line in a C-level map (no bisects, no slices): no counting pass first.
-    """
-    width = len(needle)
-    hits: list[int] = []
-    find = data.find
-    limit = off[hi]
-    pos = find(needle, off[lo], limit)
-    first = lo
-    while pos >= 0:
-        i = bisect_right(off, pos, lo, hi) - 1
-        end = off[i + 1]
-        if pos + width <= end or needle in data[off[i] : end]:
-            hits.append(i)
-            if len(hits) >= 64 and len(hits) * 8 > i - first:
-                hits.extend(_find_each(needle, data, off, i + 1, hi))
-                return hits
-        lo = i + 1
-        pos = find(needle, end, limit)
-    return hits
-
-
-def _find_each(needle: bytes, data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
-    """Lines in ``[lo, hi)`` holding ``needle``: one bounded find per line, at C speed (a
-    bounded find only sees occurrences wholly inside the line)."""
-    if lo >= hi:
-        return []
-    found = map(data.find, repeat(needle), off[lo:hi], off[lo + 1 : hi + 1])
-    return list(compress(range(lo, hi), map(ne, found, repeat(-1))))
 
 
 def _one_segment(flt: LineFilter, batch: EntryBatch, reverse: bool) -> Iterator[tuple[int, Sequence[int]]]:
@@ -311,61 +274,12 @@ class RegexFilter(_Positive):
                 data = data.lower()
             if len(self._literals) == 1:
                 return partial(find_lines, self._literals[0], data, off)
-            return partial(_find_any, self._literals, data, off)
+            return partial(find_any, self._literals, data, off)
         if not self._block:
-            return partial(_each_line_in, self._rx.search, data, off)
+            return partial(each_line_in, self._rx.search, data, off)
         if self._matches_empty:
-            return _every_line
-        return partial(_search_lines, self._rx.search, data, off)
-
-
-def _find_any(needles: list[bytes], data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
-    found: set[int] = set()
-    for needle in needles:
-        found.update(find_lines(needle, data, off, lo, hi))
-    return sorted(found)
-
-
-def _every_line(lo: int, hi: int) -> list[int]:
-    return list(range(lo, hi))
-
-
-def _each_line_in(test: Any, data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
-    """Lines in ``[lo, hi)`` passing ``test``, in a C-level loop over the lines."""
-    if lo >= hi:
-        return []
-    lines = map(data.__getitem__, map(slice, off[lo:hi], off[lo + 1 : hi + 1]))
-    return list(compress(range(lo, hi), map(test, lines)))
-
-
-def _search_lines(search: Any, data: bytes, off: Sequence[int], lo: int, hi: int) -> list[int]:
-    """Lines in ``[lo, hi)`` holding a match of a context-free regex: one RE2 search per hit
-    over the lines' bytes (the search stops at the range's end)."""
-    hits: list[int] = []
-    first = lo
-    pos, size = off[lo], off[hi]
-    while pos < size:
-        m = search(data, pos, size)
-        if m is None:
-            break
-        start, stop = m.span()
-        i = bisect_right(off, start, lo, hi) - 1
-        end = off[i + 1]
-        if stop > end:
-            # The match ran past its line (lines have no separator): each such search can
-            # scan to the end of the range, so finish line by line to stay linear.
-            if search(data[off[i] : end]) is not None:
-                hits.append(i)
-            hits.extend(_each_line_in(search, data, off, i + 1, hi))
-            return hits
-        hits.append(i)
-        if len(hits) >= 64 and len(hits) * 4 > i - first:
-            # Most lines hit: finish line by line in a C-level loop instead.
-            hits.extend(_each_line_in(search, data, off, i + 1, hi))
-            return hits
-        lo = i + 1
-        pos = end
-    return hits
+            return every_line
+        return partial(search_lines, self._rx.search, data, off)
 
 
 class PatternFilter(_Positive):
