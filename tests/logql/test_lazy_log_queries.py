@@ -107,7 +107,8 @@ def test_watermarked_merge_equals_eager_merge_and_brute_force(
         want = Engine(eager).query_range(*args, **kw)  # type: ignore[arg-type]
         assert flat(got.value) == flat(want.value), query  # type: ignore[arg-type]
         assert got.value.streams == want.value.streams  # type: ignore[union-attr]
-    # The plain selector against a brute-force merge (label-string order breaks ties).
+    # Against a brute-force merge (label-string order breaks ties between streams, push
+    # order within one).
     everything = []
     for n, rows in enumerate(streams):
         key = f'{{app="p", n="{n}"}}'
@@ -118,18 +119,25 @@ def test_watermarked_merge_equals_eager_merge_and_brute_force(
                 seen.add((t, text))
                 everything.append((t, key, i, text))
     everything.sort(key=lambda e: (e[0] if forward else -e[0], e[1], e[2] if forward else -e[2]))
-    picked, last = [], None
-    for t, key, _, text in everything:
-        if interval and last is not None and (t < last + interval if forward else t > last - interval):
-            continue
-        picked.append((key, t * S, text))
-        last = t
-        if len(picked) == limit:
-            break
-    res = Engine(lazy).query_range(
-        "fake", '{app="p"}', start * S, end * S, 0, limit=limit, direction=direction, interval=interval * S
-    )
-    assert sorted(flat(res.value)) == sorted(picked)  # type: ignore[arg-type]
+    for query, keep in (
+        ('{app="p"}', lambda text: True),
+        ('{app="p"} |= "err"', lambda text: "err" in text),
+        ('{app="p"} != "err"', lambda text: "err" not in text),
+    ):
+        picked, last = [], None
+        for t, key, _, text in everything:
+            if not keep(text):
+                continue
+            if interval and last is not None and (t < last + interval if forward else t > last - interval):
+                continue
+            picked.append((key, t * S, text))
+            last = t
+            if len(picked) == limit:
+                break
+        res = Engine(lazy).query_range(
+            "fake", query, start * S, end * S, 0, limit=limit, direction=direction, interval=interval * S
+        )
+        assert sorted(flat(res.value)) == sorted(picked), query  # type: ignore[arg-type]
 
 
 def test_streams_without_recent_matches_do_not_read_older_batches() -> None:
