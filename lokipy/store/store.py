@@ -23,7 +23,7 @@ from lokipy.model.entry import EntryBatch, PushRequest
 from lokipy.model.errors import CorruptData, NotFound, StorageUnavailable
 from lokipy.model.labels import Labels
 from lokipy.model.matchers import LabelMatcher
-from lokipy.model.querier import Direction
+from lokipy.model.querier import Direction, PendingBatch
 from lokipy.model.stream import stream_id
 from lokipy.store.batches import Source, clusters, merge_batches, same, slice_range, without_text
 from lokipy.store.compactor import CompactionResult, compact
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK_CACHE_BYTES = 256 << 20
 _NO_POS: Position = (0, 0)
+_EMPTY_BATCH = EntryBatch([], b"", [0])
 
 
 @dataclass(slots=True)
@@ -538,25 +539,50 @@ class Store:
         """
         return self._select(tenant, labels, start, end, direction, columns_only=True)
 
-    def _select(
+    def select_pending(
+        self,
+        tenant: str,
+        labels: Labels,
+        start: int,
+        end: int,
+        direction: Direction = Direction.FORWARD,
+    ) -> Iterator[PendingBatch]:
+        """The batches of :meth:`select_batches`, each announced by its time bounds (from the
+        block metadata) before anything is decompressed: ``load()`` reads it."""
+        return self._pending(tenant, labels, start, end, direction, columns_only=False)
+
+    def _pending(
         self, tenant: str, labels: Labels, start: int, end: int, direction: Direction, columns_only: bool
-    ) -> Iterator[EntryBatch]:
-        sources = self._sources(tenant, labels, start, end)
-        groups = clusters(sources)
+    ) -> Iterator[PendingBatch]:
+        groups = clusters(self._sources(tenant, labels, start, end))
         if direction is Direction.BACKWARD:
             groups.reverse()
         for cluster in groups:
-            try:
-                if len(cluster) == 1:
-                    batch = cluster[0][3]() if columns_only else cluster[0][2]()
-                else:  # overlapping sources: duplicates are found by line, so read lines
-                    batch = merge_batches([s[2]() for s in cluster])
-                    if columns_only:
-                        batch = without_text(batch)
-            except CorruptData as err:
-                self._report_corrupt(err.path or f"stream {labels}", err)
-                continue
-            batch = slice_range(batch, start, end)
+            lo = max(start, cluster[0][0])  # sources come sorted by min_ts
+            hi = min(end - 1, max(s[1] for s in cluster))
+            yield PendingBatch(lo, hi, partial(self._load, cluster, labels, start, end, columns_only))
+
+    def _load(
+        self, cluster: list[Source], labels: Labels, start: int, end: int, columns_only: bool
+    ) -> EntryBatch:
+        """One cluster's entries in ``[start, end)``; corrupt data is reported and reads as empty."""
+        try:
+            if len(cluster) == 1:
+                batch = cluster[0][3]() if columns_only else cluster[0][2]()
+            else:  # overlapping sources: duplicates are found by line, so read lines
+                batch = merge_batches([s[2]() for s in cluster])
+                if columns_only:
+                    batch = without_text(batch)
+        except CorruptData as err:
+            self._report_corrupt(err.path or f"stream {labels}", err)
+            return _EMPTY_BATCH
+        return slice_range(batch, start, end)
+
+    def _select(
+        self, tenant: str, labels: Labels, start: int, end: int, direction: Direction, columns_only: bool
+    ) -> Iterator[EntryBatch]:
+        for pending in self._pending(tenant, labels, start, end, direction, columns_only):
+            batch = pending.load()
             if len(batch):
                 yield batch
 
