@@ -3,21 +3,30 @@
 Local filesystem and memory now; S3-compatible storage later (``design.md``: "the way past one
 machine"). Keys are ``/``-separated relative paths. Chunk objects are named by content, so a
 retried put is harmless; ``create_only`` makes a second writer of the same key a no-op.
+
+Durability contract: when ``put`` or ``put_many`` returns, every object it wrote is durable
+(survives a power cut), and no key ever names bytes that are not durable yet: a crash leaves
+each key either absent or complete. ``put_many`` gives that for a whole batch at the cost of
+a couple of syncs instead of two fsyncs per object (a flush of 20 000 streams is 20 000 files).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from lokipy.model.errors import NotFound, StorageUnavailable
+from lokipy.store.durable import FsyncBatch, SyncMode, make_syncer
 
 
 class ObjectStore(Protocol):
     def put(self, key: str, data: bytes, *, create_only: bool = False) -> None: ...
+    def put_many(self, items: Sequence[tuple[str, bytes]], *, create_only: bool = False) -> None:
+        """Write every object; all of them are durable when it returns (see module docstring)."""
+        ...
     def get(self, key: str) -> bytes: ...
     def list(self, prefix: str) -> Iterator[str]: ...
     def delete(self, key: str) -> None: ...
@@ -34,6 +43,10 @@ class MemoryObjectStore:
             if create_only and key in self._objects:
                 return
             self._objects[key] = bytes(data)
+
+    def put_many(self, items: Sequence[tuple[str, bytes]], *, create_only: bool = False) -> None:
+        for key, data in items:
+            self.put(key, data, create_only=create_only)
 
     def get(self, key: str) -> bytes:
         try:
@@ -55,10 +68,18 @@ class MemoryObjectStore:
 
 
 class LocalObjectStore:
-    """Files under a root directory; writes are atomic (temp file, fsync, rename)."""
+    """Files under a root directory; a key appears only once its bytes are durable
+    (temp file, sync, rename, sync of the directory).
 
-    def __init__(self, root: Path) -> None:
+    ``sync`` picks how a batch is made durable (``lokipy.store.durable``); batches smaller
+    than ``batch_min`` use per-file fsync, which is cheaper than a filesystem-wide ``syncfs``
+    when there are only a few files and much unrelated dirty data (the WAL).
+    """
+
+    def __init__(self, root: Path, *, sync: SyncMode = "auto", batch_min: int = 16) -> None:
         self.root = root
+        self._batch_syncer = make_syncer(sync)
+        self._batch_min = batch_min
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
@@ -67,21 +88,47 @@ class LocalObjectStore:
         return self.root / key
 
     def put(self, key: str, data: bytes, *, create_only: bool = False) -> None:
-        path = self._path(key)
-        if create_only and path.exists():
+        self.put_many([(key, data)], create_only=create_only)
+
+    def put_many(self, items: Sequence[tuple[str, bytes]], *, create_only: bool = False) -> None:
+        """Write all temp files, make them durable together, rename them, sync the names."""
+        if not items:
             return
-        tmp = path.with_name(f".{path.name}.tmp{threading.get_ident()}")
+        todo = {self._path(key): data for key, data in items}  # a repeated key is written once
+        syncer = self._batch_syncer if len(todo) >= self._batch_min else FsyncBatch
+        batch = syncer(self.root)
+        moves: list[tuple[Path, Path]] = []  # (temp file, final path)
+        renamed = 0
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
+            dirs: set[Path] = set()
+            kept: list[Path] = []  # create_only keys already present
+            for path, data in todo.items():
+                if path.parent not in dirs:
+                    dirs.update(_make_dirs(path.parent, self.root))
+                if create_only and path.exists():
+                    # Maybe renamed by a write that crashed before its sync: sync it again
+                    # rather than trust it (the caller indexes it once this returns).
+                    kept.append(path)
+                    continue
+                tmp = path.with_name(f".{path.name}.tmp{threading.get_ident()}")
+                moves.append((tmp, path))
+                with open(tmp, "wb") as f:
+                    f.write(data)
+            batch.files([tmp for tmp, _ in moves] + kept)
+            for tmp, path in moves:
+                os.replace(tmp, path)
+                renamed += 1
+            batch.names(dirs)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
-            raise StorageUnavailable(f"cannot write {path}: {err.strerror or err}") from err
+            for tmp, _ in moves[renamed:]:
+                tmp.unlink(missing_ok=True)
+            if create_only:  # they did not exist: leave no name whose sync failed
+                for _, path in moves[:renamed]:
+                    path.unlink(missing_ok=True)
+            where = next(iter(todo)) if len(todo) == 1 else f"{len(todo)} objects under {self.root}"
+            raise StorageUnavailable(f"cannot write {where}: {err.strerror or err}") from err
+        finally:
+            batch.close()
 
     def get(self, key: str) -> bytes:
         try:
@@ -108,9 +155,19 @@ class LocalObjectStore:
         return self._path(key).stat().st_size
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _make_dirs(directory: Path, root: Path) -> list[Path]:
+    """Create ``directory`` (and missing parents below ``root``); returns every directory whose
+    entries must be synced for files in ``directory`` to be found after a power cut."""
+    out = [directory]
+    missing = []
+    d = directory
+    while d != root and not d.exists():
+        missing.append(d)
+        d = d.parent
+    for m in reversed(missing):
+        try:
+            m.mkdir()
+        except FileExistsError:
+            pass  # another writer made it first
+        out.append(m.parent)  # the new directory's own name lives in its parent
+    return out

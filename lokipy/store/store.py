@@ -44,6 +44,7 @@ from lokipy.store.wal import (
 log = logging.getLogger(__name__)
 
 _CHUNK_CACHE_BYTES = 256 << 20
+_FLUSH_BATCH_BYTES = 64 << 20  # encoded chunk bytes held before a batch is written and synced
 _NO_POS: Position = (0, 0)
 
 
@@ -286,9 +287,18 @@ class Store:
         return min(pins) if pins else None
 
     def _write_chunks(self, chunks: list[ClosedChunk]) -> int:
+        """Write the chunk objects in batches made durable together, then index them.
+
+        Every chunk of this flush is durable before the index segment that names it is written,
+        and that segment before the WAL's FLUSHED records (``_register_flushed``): a crash at any
+        point leaves at worst unindexed chunk files (swept by the compactor) and WAL records
+        that replay entries already in a chunk (deduplicated on read).
+        """
         if not chunks:
             return 0
         rows: list[tuple[Labels, ChunkRef]] = []
+        batch: list[tuple[str, bytes]] = []
+        batch_bytes = 0
         for chunk in chunks:
             writer = ChunkWriter(str(chunk.labels).encode("utf-8", "surrogateescape"))
             for block in chunk.blocks:
@@ -296,9 +306,6 @@ class Store:
             data = writer.finish()
             digest = hashlib.sha256(data).hexdigest()[:32]
             key = f"chunks/{chunk.tenant}/{stream_id(chunk.labels):016x}/{digest}"
-            with self._lock:
-                self._inflight_chunks.add(key)  # not indexed yet: the orphan sweep must skip it
-            self.objects.put(key, data, create_only=True)
             ref = ChunkRef(
                 key,
                 chunk.min_ts,
@@ -308,6 +315,12 @@ class Store:
                 len(data),
             )
             rows.append((chunk.labels, ref))
+            batch.append((key, data))
+            batch_bytes += len(data)
+            if batch_bytes >= _FLUSH_BATCH_BYTES:  # bounds the memory of encoded chunks
+                self._put_chunks(batch)
+                batch, batch_bytes = [], 0
+        self._put_chunks(batch)
         by_tenant: dict[str, list[tuple[Labels, ChunkRef]]] = {}
         for chunk, row in zip(chunks, rows, strict=True):
             by_tenant.setdefault(chunk.tenant, []).append(row)
@@ -316,6 +329,14 @@ class Store:
                 self.write_index_segment(tenant, tenant_rows)
             self._register_flushed(chunks, rows)
         return len(chunks)
+
+    def _put_chunks(self, batch: list[tuple[str, bytes]]) -> None:
+        if not batch:
+            return
+        with self._lock:
+            # Not indexed yet: the compactor's orphan sweep must skip them.
+            self._inflight_chunks.update(key for key, _ in batch)
+        self.objects.put_many(batch, create_only=True)
 
     def write_index_segment(self, tenant: str, rows: list[tuple[Labels, ChunkRef]]) -> None:
         self._index_seq += 1
