@@ -34,11 +34,11 @@ _FSYNC_THREADS = 16
 
 
 class SyncBatch(Protocol):
-    def files(self, paths: Iterable[Path]) -> None:
+    def files(self, paths: Iterable[str]) -> None:
         """Make the contents of ``paths`` durable (raises ``OSError``)."""
         ...
 
-    def names(self, dirs: Iterable[Path]) -> None:
+    def names(self, dirs: Iterable[str]) -> None:
         """Make the entries just created or renamed in ``dirs`` durable (raises ``OSError``)."""
         ...
 
@@ -48,7 +48,7 @@ class SyncBatch(Protocol):
 Syncer = Callable[[Path], SyncBatch]  # opens a batch on the filesystem holding the path
 
 
-def fsync_path(path: Path) -> None:
+def fsync_path(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -56,7 +56,7 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_all(paths: Iterable[Path]) -> None:
+def _fsync_all(paths: Iterable[str]) -> None:
     todo = list(paths)
     if len(todo) <= 1:
         for p in todo:
@@ -73,10 +73,10 @@ class FsyncBatch:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def files(self, paths: Iterable[Path]) -> None:
+    def files(self, paths: Iterable[str]) -> None:
         _fsync_all(paths)
 
-    def names(self, dirs: Iterable[Path]) -> None:
+    def names(self, dirs: Iterable[str]) -> None:
         _fsync_all(dirs)
 
     def close(self) -> None:
@@ -89,10 +89,10 @@ class SyncfsBatch:
     def __init__(self, root: Path) -> None:
         self._fd = os.open(root, os.O_RDONLY)
 
-    def files(self, paths: Iterable[Path]) -> None:
+    def files(self, paths: Iterable[str]) -> None:
         _syncfs(self._fd)
 
-    def names(self, dirs: Iterable[Path]) -> None:
+    def names(self, dirs: Iterable[str]) -> None:
         _syncfs(self._fd)
 
     def close(self) -> None:

@@ -83,34 +83,45 @@ class LocalObjectStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        if key.startswith("/") or ".." in key.split("/"):
-            raise ValueError(f"invalid object key {key!r}")
-        return self.root / key
+        return self.root / _checked(key)
 
     def put(self, key: str, data: bytes, *, create_only: bool = False) -> None:
         self.put_many([(key, data)], create_only=create_only)
 
     def put_many(self, items: Sequence[tuple[str, bytes]], *, create_only: bool = False) -> None:
-        """Write all temp files, make them durable together, rename them, sync the names."""
+        """Write all temp files, make them durable together, rename them, sync the names.
+
+        Plain ``str`` paths, not ``Path``: a flush of 20 000 streams calls this with 20 000
+        files, and pathlib's per-call parsing showed up in its profile.
+        """
         if not items:
             return
-        todo = {self._path(key): data for key, data in items}  # a repeated key is written once
+        root = str(self.root)
+        todo = {os.path.join(root, _checked(key)): data for key, data in items}
         syncer = self._batch_syncer if len(todo) >= self._batch_min else FsyncBatch
         batch = syncer(self.root)
-        moves: list[tuple[Path, Path]] = []  # (temp file, final path)
+        moves: list[tuple[str, str]] = []  # (temp file, final path)
         renamed = 0
+        suffix = f".tmp{threading.get_ident()}"
         try:
-            dirs: set[Path] = set()
-            kept: list[Path] = []  # create_only keys already present
+            ready: set[str] = set()  # directories known to exist
+            sync_dirs: set[str] = set()  # directories whose entries change
+            kept: list[str] = []  # create_only keys already present
             for path, data in todo.items():
-                if path.parent not in dirs:
-                    dirs.update(_make_dirs(path.parent, self.root))
-                if create_only and path.exists():
+                parent, name = os.path.split(path)
+                fresh = False  # the directory was just made: the file cannot exist yet
+                if parent not in ready:
+                    made = _make_dirs(parent, root)
+                    fresh = bool(made)
+                    ready.add(parent)
+                    sync_dirs.add(parent)
+                    sync_dirs.update(os.path.dirname(d) for d in made)  # a new name in its parent
+                if create_only and not fresh and os.path.exists(path):
                     # Maybe renamed by a write that crashed before its sync: sync it again
                     # rather than trust it (the caller indexes it once this returns).
                     kept.append(path)
                     continue
-                tmp = path.with_name(f".{path.name}.tmp{threading.get_ident()}")
+                tmp = os.path.join(parent, f".{name}{suffix}")
                 moves.append((tmp, path))
                 with open(tmp, "wb") as f:
                     f.write(data)
@@ -118,14 +129,14 @@ class LocalObjectStore:
             for tmp, path in moves:
                 os.replace(tmp, path)
                 renamed += 1
-            batch.names(dirs)
+            batch.names(sorted(sync_dirs))
         except OSError as err:
             for tmp, _ in moves[renamed:]:
-                tmp.unlink(missing_ok=True)
+                _unlink(tmp)
             if create_only:  # they did not exist: leave no name whose sync failed
                 for _, path in moves[:renamed]:
-                    path.unlink(missing_ok=True)
-            where = next(iter(todo)) if len(todo) == 1 else f"{len(todo)} objects under {self.root}"
+                    _unlink(path)
+            where = next(iter(todo)) if len(todo) == 1 else f"{len(todo)} objects under {root}"
             raise StorageUnavailable(f"cannot write {where}: {err.strerror or err}") from err
         finally:
             batch.close()
@@ -155,19 +166,35 @@ class LocalObjectStore:
         return self._path(key).stat().st_size
 
 
-def _make_dirs(directory: Path, root: Path) -> list[Path]:
-    """Create ``directory`` (and missing parents below ``root``); returns every directory whose
-    entries must be synced for files in ``directory`` to be found after a power cut."""
-    out = [directory]
-    missing = []
-    d = directory
-    while d != root and not d.exists():
-        missing.append(d)
-        d = d.parent
-    for m in reversed(missing):
+def _checked(key: str) -> str:
+    if key.startswith("/") or ".." in key.split("/"):
+        raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
+def _make_dirs(directory: str, root: str) -> list[str]:
+    """Create ``directory`` and any missing parents up to ``root``; returns those it created.
+
+    ``mkdir`` first rather than a ``stat``: it is one call whether the directory exists or not.
+    """
+    try:
+        os.mkdir(directory)
+    except FileExistsError:
+        return []
+    except FileNotFoundError:
+        if directory == root or os.path.dirname(directory) == directory:
+            raise
+        made = _make_dirs(os.path.dirname(directory), root)
         try:
-            m.mkdir()
+            os.mkdir(directory)
         except FileExistsError:
-            pass  # another writer made it first
-        out.append(m.parent)  # the new directory's own name lives in its parent
-    return out
+            return made  # another writer made it meanwhile
+        return [*made, directory]
+    return [directory]
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
