@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lokipy.model.errors import NotFound, StorageUnavailable
-from lokipy.store.durable import FsyncBatch, SyncMode, make_syncer
+from lokipy.store.durable import FsyncBatch, Syncer, SyncMode, make_syncer
 
 
 class ObjectStore(Protocol):
@@ -27,6 +27,7 @@ class ObjectStore(Protocol):
     def put_many(self, items: Sequence[tuple[str, bytes]], *, create_only: bool = False) -> None:
         """Write every object; all of them are durable when it returns (see module docstring)."""
         ...
+
     def get(self, key: str) -> bytes: ...
     def list(self, prefix: str) -> Iterator[str]: ...
     def delete(self, key: str) -> None: ...
@@ -71,14 +72,14 @@ class LocalObjectStore:
     """Files under a root directory; a key appears only once its bytes are durable
     (temp file, sync, rename, sync of the directory).
 
-    ``sync`` picks how a batch is made durable (``lokipy.store.durable``); batches smaller
-    than ``batch_min`` use per-file fsync, which is cheaper than a filesystem-wide ``syncfs``
+    ``sync`` picks how a batch is made durable (``lokipy.store.durable``: a mode, or a
+    :data:`Syncer` of one's own); batches smaller than ``batch_min`` use per-file fsync, which is cheaper than a filesystem-wide ``syncfs``
     when there are only a few files and much unrelated dirty data (the WAL).
     """
 
-    def __init__(self, root: Path, *, sync: SyncMode = "auto", batch_min: int = 16) -> None:
+    def __init__(self, root: Path, *, sync: SyncMode | Syncer = "auto", batch_min: int = 16) -> None:
         self.root = root
-        self._batch_syncer = make_syncer(sync)
+        self._batch_syncer = make_syncer(sync) if isinstance(sync, str) else sync
         self._batch_min = batch_min
         root.mkdir(parents=True, exist_ok=True)
 
