@@ -89,6 +89,7 @@ class Store:
         # compactor for a whole tenant pass, so compaction never drops a fresh segment.
         self._index_lock = threading.Lock()
         self._inflight_chunks: set[str] = set()  # chunk objects written, not yet in the index
+        self._flush_lock = threading.Lock()  # taken before _lock, never while holding it
         self._tenants: dict[str, TenantIndex] = {}
         self._chunk_cache: OrderedDict[str, tuple[ChunkReader, int]] = OrderedDict()
         self._chunk_cache_bytes = 0
@@ -244,8 +245,14 @@ class Store:
     def flush(self, reason: FlushReason | None = FlushReason.FORCED) -> int:
         """Close heads that are due (or all of them, with a reason) and write pending chunks.
 
-        Returns the number of chunks written.
+        Returns the number of chunks written. One flush at a time: the flusher thread checks
+        every ``flush_check_period`` (1 s), and without the lock it would write again every
+        chunk a slower flush (a forced one, or shutdown) is still writing.
         """
+        with self._flush_lock:
+            return self._flush(reason)
+
+    def _flush(self, reason: FlushReason | None) -> int:
         ing = self.config.ingester
         now = time.time_ns()
         with self._lock:

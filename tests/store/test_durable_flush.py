@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
@@ -225,4 +226,36 @@ def test_the_flush_uses_one_batch_for_many_small_chunks(tmp_path: Path) -> None:
     store.push(PushRequest(streams), "t")
     assert store.flush() == 50
     assert log == ["put_many 50", "put index"]
+    store.close()
+
+
+def test_a_flush_that_starts_while_another_runs_does_not_write_its_chunks_again(tmp_path: Path) -> None:
+    # The flusher thread checks every second; a forced flush of 20 000 streams takes longer.
+    store = Store(Config(data_dir=tmp_path).with_limits(**PLAIN), start_flusher=False)
+    entered, release = threading.Event(), threading.Event()
+    written: list[str] = []
+
+    class Slow(MemoryObjectStore):
+        def put_many(self, items: Sequence[tuple[str, bytes]], *, create_only: bool = False) -> None:
+            written.extend(k for k, _ in items)
+            entered.set()
+            release.wait(10)
+            super().put_many(items, create_only=create_only)
+
+    store.objects = Slow()
+    streams = [PushStream(f'{{job="j{i}"}}', [NOW + i], [b"line"]) for i in range(20)]
+    store.push(PushRequest(streams), "t")
+    counts: list[int] = []
+    first = threading.Thread(target=lambda: counts.append(store.flush()))
+    first.start()
+    assert entered.wait(10)
+    second = threading.Thread(target=lambda: counts.append(store.flush(reason=None)))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive(), "the second flush did not wait for the first"
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert sorted(counts) == [0, 20]
+    assert len(written) == len(set(written)) == 20
     store.close()
