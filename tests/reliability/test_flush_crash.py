@@ -46,6 +46,7 @@ cfg = Config(
     wal=WALConfig(segment_size=4096),
 )
 store = store_mod.Store(cfg, start_flusher=False)
+store.objects._batch_min = 2  # chunk batches take the syncfs path (where available), the index fsync
 base = time.time_ns() - 10**9
 for n in range(4):
     req = PushRequest([
