@@ -44,7 +44,8 @@ from lokipy.store.wal import (
 log = logging.getLogger(__name__)
 
 _CHUNK_CACHE_BYTES = 256 << 20
-_FLUSH_BATCH_BYTES = 64 << 20  # encoded chunk bytes held before a batch is written and synced
+_FLUSH_BATCH_BYTES = 16 << 20  # encoded chunk bytes held before a batch is written and synced:
+# ~10 full chunks or ~25 000 tiny ones; bounds the extra memory of a flush (peak RSS)
 _NO_POS: Position = (0, 0)
 
 
