@@ -8,12 +8,14 @@ directory costs more than all the rest of the flush. Two ways to pay once per ba
   filesystem since the descriptor it is given was opened, so the descriptor is opened *before*
   the batch's files are written: an I/O error on one of them cannot go unnoticed.
 * Elsewhere (or on older kernels, where ``syncfs`` always returns 0): ``fsync`` of every file
-  and then of every directory, from a small thread pool so the filesystem can fold concurrent
-  fsyncs into shared journal commits.
+  on the descriptor it was written with (so a writeback error cannot slip between a close and a
+  reopen), from a small thread pool while the next files are being written, then of every
+  directory.
 
-A :class:`SyncBatch` is used in two steps, which :class:`LocalObjectStore.put_many
-<lokipy.store.objstore.LocalObjectStore>` orders: ``files`` after writing the temporary files
-(their bytes are durable before any key names them), ``names`` after renaming them into place.
+:class:`LocalObjectStore.put_many <lokipy.store.objstore.LocalObjectStore>` drives a
+:class:`SyncBatch` in this order: ``wrote`` for each temporary file just written, ``files``
+once all are written (their bytes are durable before any key names them), the renames,
+``names`` (the new entries are durable), ``close``.
 """
 
 from __future__ import annotations
@@ -23,29 +25,39 @@ import ctypes.util
 import os
 import platform
 import sys
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, Protocol
 
 SyncMode = Literal["auto", "syncfs", "fsync"]
 
 _FSYNC_THREADS = 16
+_MAX_OPEN = 256  # written descriptors waiting for their fsync (well below RLIMIT_NOFILE)
 
 
 class SyncBatch(Protocol):
-    def files(self, paths: Iterable[str]) -> None:
-        """Make the contents of ``paths`` durable (raises ``OSError``)."""
+    def wrote(self, fd: int) -> None:
+        """Take the open descriptor of a file just written; the batch closes it."""
+        ...
+
+    def files(self, kept: Iterable[str]) -> None:
+        """Make every file given to :meth:`wrote`, and the existing files ``kept``, durable
+        (raises ``OSError``)."""
         ...
 
     def names(self, dirs: Iterable[str]) -> None:
         """Make the entries just created or renamed in ``dirs`` durable (raises ``OSError``)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release everything (descriptors not yet closed, threads), also after an error."""
+        ...
 
 
-Syncer = Callable[[Path], SyncBatch]  # opens a batch on the filesystem holding the path
+# Opens a batch on the filesystem holding ``root`` for ``count`` files.
+Syncer = Callable[[Path, int], SyncBatch]
 
 
 def fsync_path(path: str) -> None:
@@ -56,40 +68,70 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
-def _fsync_all(paths: Iterable[str]) -> None:
-    todo = list(paths)
-    if len(todo) <= 1:
-        for p in todo:
-            fsync_path(p)
-        return
-    with ThreadPoolExecutor(min(_FSYNC_THREADS, len(todo)), thread_name_prefix="lokipy-fsync") as ex:
-        # list() re-raises the first OSError of any worker.
-        list(ex.map(fsync_path, todo))
-
-
 class FsyncBatch:
-    """Per-file fsync, then per-directory fsync: portable, one journal commit per fsync at worst."""
+    """fsync of each file on its own descriptor, then of each directory; portable.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    With more than one file, the fsyncs run in a thread pool while the caller writes the next
+    files (the filesystem may fold concurrent fsyncs into one journal commit); at most
+    ``_MAX_OPEN`` written descriptors wait at a time.
+    """
 
-    def files(self, paths: Iterable[str]) -> None:
-        _fsync_all(paths)
+    def __init__(self, root: Path, count: int = 1) -> None:
+        self._pool = (
+            ThreadPoolExecutor(min(_FSYNC_THREADS, count), thread_name_prefix="lokipy-fsync")
+            if count > 1
+            else None
+        )
+        self._slots = threading.BoundedSemaphore(_MAX_OPEN)
+        self._pending: list[Future[None]] = []
+        self._error: OSError | None = None
+
+    def wrote(self, fd: int) -> None:
+        if self._pool is None:
+            self._sync_close(fd, acquired=False)
+            return
+        self._slots.acquire()
+        self._pending.append(self._pool.submit(self._sync_close, fd, True))
+
+    def _sync_close(self, fd: int, acquired: bool) -> None:
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            if acquired:
+                self._slots.release()
+
+    def files(self, kept: Iterable[str]) -> None:
+        self._run(fsync_path, kept)
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()  # re-raises the worker's OSError
 
     def names(self, dirs: Iterable[str]) -> None:
-        _fsync_all(dirs)
+        self._run(fsync_path, dirs)
+
+    def _run(self, fn: Callable[[str], None], paths: Iterable[str]) -> None:
+        if self._pool is None:
+            for p in paths:
+                fn(p)
+        else:
+            list(self._pool.map(fn, paths))
 
     def close(self) -> None:
-        pass
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # every descriptor handed over is closed by now
 
 
 class SyncfsBatch:
-    """One ``syncfs`` per step on a descriptor opened before the batch was written."""
+    """One ``syncfs`` per step, on a descriptor opened before the batch was written."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, count: int = 1) -> None:
         self._fd = os.open(root, os.O_RDONLY)
 
-    def files(self, paths: Iterable[str]) -> None:
+    def wrote(self, fd: int) -> None:
+        os.close(fd)  # the syncfs covers it; its errors are reported through self._fd
+
+    def files(self, kept: Iterable[str]) -> None:
         _syncfs(self._fd)
 
     def names(self, dirs: Iterable[str]) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lokipy.model.errors import NotFound, StorageUnavailable
-from lokipy.store.durable import FsyncBatch, Syncer, SyncMode, make_syncer
+from lokipy.store.durable import FsyncBatch, SyncBatch, Syncer, SyncMode, make_syncer
 
 
 class ObjectStore(Protocol):
@@ -100,11 +100,12 @@ class LocalObjectStore:
         root = str(self.root)
         todo = {os.path.join(root, _checked(key)): data for key, data in items}
         syncer = self._batch_syncer if len(todo) >= self._batch_min else FsyncBatch
-        batch = syncer(self.root)
+        batch: SyncBatch | None = None
         moves: list[tuple[str, str]] = []  # (temp file, final path)
         renamed = 0
         suffix = f".tmp{threading.get_ident()}"
         try:
+            batch = syncer(self.root, len(todo))
             ready: set[str] = set()  # directories known to exist
             sync_dirs: set[str] = set()  # directories whose entries change
             kept: list[str] = []  # create_only keys already present
@@ -124,9 +125,14 @@ class LocalObjectStore:
                     continue
                 tmp = os.path.join(parent, f".{name}{suffix}")
                 moves.append((tmp, path))
-                with open(tmp, "wb") as f:
-                    f.write(data)
-            batch.files([tmp for tmp, _ in moves] + kept)
+                fd = os.open(tmp, _CREATE, 0o644)
+                try:
+                    _write_all(fd, data)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                batch.wrote(fd)
+            batch.files(kept)
             for tmp, path in moves:
                 os.replace(tmp, path)
                 renamed += 1
@@ -140,7 +146,8 @@ class LocalObjectStore:
             where = next(iter(todo)) if len(todo) == 1 else f"{len(todo)} objects under {root}"
             raise StorageUnavailable(f"cannot write {where}: {err.strerror or err}") from err
         finally:
-            batch.close()
+            if batch is not None:
+                batch.close()
 
     def get(self, key: str) -> bytes:
         try:
@@ -192,6 +199,15 @@ def _make_dirs(directory: str, root: str) -> list[str]:
             return made  # another writer made it meanwhile
         return [*made, directory]
     return [directory]
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _unlink(path: str) -> None:

@@ -36,24 +36,27 @@ class Recorder:
         self.root = root
         self.fail_at = fail_at
         self.events: list[tuple[str, list[str]]] = []
+        self.written = 0
         self.visible_at_files: set[str] = set()
-        self.contents: dict[str, bytes] = {}
+        self.temp_at_files: dict[str, bytes] = {}
 
-    def __call__(self, root: Path) -> Recorder:
+    def __call__(self, root: Path, count: int) -> Recorder:
         assert root == self.root
         return self
 
-    def _visible(self) -> set[str]:
-        out = set()
-        for dirpath, _, files in os.walk(self.root):
-            out.update(os.path.relpath(os.path.join(dirpath, f), self.root) for f in files)
-        return out
+    def wrote(self, fd: int) -> None:
+        self.written += 1
+        os.close(fd)
 
-    def files(self, paths: Iterable[str]) -> None:
-        paths = list(paths)
-        self.visible_at_files = self._visible()
-        self.contents = {p: Path(p).read_bytes() for p in paths}
-        self.events.append(("files", paths))
+    def files(self, kept: Iterable[str]) -> None:
+        self.events.append(("files", list(kept)))
+        for dirpath, _, files in os.walk(self.root):
+            for f in files:
+                path = os.path.join(dirpath, f)
+                if f.startswith("."):
+                    self.temp_at_files[path] = Path(path).read_bytes()
+                else:
+                    self.visible_at_files.add(os.path.relpath(path, self.root))
         if self.fail_at == "files":
             raise OSError(5, "Input/output error")
 
@@ -75,14 +78,12 @@ def test_put_many_syncs_every_temp_file_before_any_key_appears(tmp_path: Path) -
     store = LocalObjectStore(tmp_path, sync=rec, batch_min=1)
     batch = items(7)
     store.put_many(batch, create_only=True)
-    (step1, synced), (step2, dirs), (step3, _) = rec.events
+    (step1, kept), (step2, dirs), (step3, _) = rec.events
     assert (step1, step2, step3) == ("files", "names", "close")
+    assert (rec.written, kept) == (7, [])
     # At the data sync, every object exists only as a complete temp file under a hidden name.
-    assert not any(
-        v.startswith("chunks/") and not os.path.basename(v).startswith(".") for v in rec.visible_at_files
-    )
-    assert len(synced) == 7 and all(os.path.basename(p).startswith(".c") for p in synced)
-    assert sorted(rec.contents.values()) == sorted(v for _, v in batch)  # complete when synced
+    assert not any(v.startswith("chunks/") for v in rec.visible_at_files)
+    assert sorted(rec.temp_at_files.values()) == sorted(v for _, v in batch)
     # The names are synced in every directory that got a new entry, including new directories'
     # parents (a directory made by this batch is itself a new name in its parent).
     assert set(dirs) == {
@@ -101,14 +102,14 @@ def test_existing_keys_are_synced_again_not_rewritten_and_repeats_are_written_on
     store = LocalObjectStore(tmp_path, sync=rec, batch_min=1)
     store.put("chunks/t/a/x", b"first")
     rec.events.clear()
+    rec.written = 0
     # A retried flush after a crash may find its content-named chunk already renamed into place
     # without knowing whether that rename was synced: it is synced again before being trusted.
     store.put_many(
         [("chunks/t/a/x", b"second"), ("chunks/t/a/y", b"y"), ("chunks/t/a/y", b"y")], create_only=True
     )
-    synced = rec.events[0][1]
-    assert str(tmp_path / "chunks/t/a/x") in synced
-    assert len(synced) == 2  # x (kept) and one temp file for y
+    assert rec.events[0] == ("files", [str(tmp_path / "chunks/t/a/x")])
+    assert rec.written == 1  # one temp file, for y
     assert store.get("chunks/t/a/x") == b"first"
     assert store.get("chunks/t/a/y") == b"y"
     assert rec.events[1] == ("names", [str(tmp_path / "chunks/t/a")])
@@ -259,3 +260,26 @@ def test_a_flush_that_starts_while_another_runs_does_not_write_its_chunks_again(
     assert sorted(counts) == [0, 20]
     assert len(written) == len(set(written)) == 20
     store.close()
+
+
+def test_a_failed_fsync_in_the_pool_fails_the_batch_and_leaks_no_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(durable.os, "fsync", fsync)
+    store = LocalObjectStore(tmp_path, sync="fsync", batch_min=2)
+    open_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    with pytest.raises(StorageUnavailable, match="Input/output error"):
+        store.put_many(items(300), create_only=True)
+    assert list(store.list("")) == []
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    if open_before is not None:
+        assert len(os.listdir("/proc/self/fd")) == open_before
