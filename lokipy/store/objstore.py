@@ -125,7 +125,7 @@ class LocalObjectStore:
                     continue
                 tmp = os.path.join(parent, f".{name}{suffix}")
                 moves.append((tmp, path))
-                fd = os.open(tmp, _CREATE, 0o644)
+                fd = _open_new(tmp)
                 try:
                     _write_all(fd, data)
                 except BaseException:
@@ -202,6 +202,11 @@ def _make_dirs(directory: str, root: str) -> list[str]:
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_new(path: str) -> int:
+    """Create (or truncate) a file for writing; the one place files are created (tests fake it)."""
+    return os.open(path, _CREATE, 0o644)
 
 
 def _write_all(fd: int, data: bytes) -> None:
