@@ -84,7 +84,6 @@ class FsyncBatch:
         )
         self._slots = threading.BoundedSemaphore(_MAX_OPEN)
         self._pending: list[Future[None]] = []
-        self._error: OSError | None = None
 
     def wrote(self, fd: int) -> None:
         if self._pool is None:

@@ -73,8 +73,9 @@ class LocalObjectStore:
     (temp file, sync, rename, sync of the directory).
 
     ``sync`` picks how a batch is made durable (``lokipy.store.durable``: a mode, or a
-    :data:`Syncer` of one's own); batches smaller than ``batch_min`` use per-file fsync, which is cheaper than a filesystem-wide ``syncfs``
-    when there are only a few files and much unrelated dirty data (the WAL).
+    :data:`Syncer` of one's own); batches smaller than ``batch_min`` use per-file fsync, which
+    is cheaper than a filesystem-wide ``syncfs`` when there are only a few files and much
+    unrelated dirty data (the WAL).
     """
 
     def __init__(self, root: Path, *, sync: SyncMode | Syncer = "auto", batch_min: int = 16) -> None:
@@ -114,7 +115,7 @@ class LocalObjectStore:
                 fresh = False  # the directory was just made: the file cannot exist yet
                 if parent not in ready:
                     made = _make_dirs(parent, root)
-                    fresh = bool(made)
+                    fresh = bool(made) and made[-1] == parent
                     ready.add(parent)
                     sync_dirs.add(parent)
                     sync_dirs.update(os.path.dirname(d) for d in made)  # a new name in its parent
