@@ -8,9 +8,10 @@ over lines. Every kernel returns the same shapes as the oracle, so its answer is
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 
 import re2
@@ -140,39 +141,90 @@ def metric_counts(
     return out
 
 
-def _block_entries(
+# Text searched per step of a lazy block scan (as lokipy's engine does): a limited query stops
+# searching a block near its limit-th entry instead of at the block's far end.
+SEGMENT = 32 << 10
+RangeHits = Callable[[bytes, int, int], list[int]]
+
+
+def find_starts_in(needle: bytes) -> RangeHits:
+    """Start offsets of the lines containing ``needle`` within ``text[a:b]`` (whole lines)."""
+
+    def hits(text: bytes, a: int, b: int) -> list[int]:
+        out: list[int] = []
+        find, rfind, app = text.find, text.rfind, out.append
+        p = find(needle, a, b)
+        while p != -1:
+            app(rfind(b"\n", 0, p) + 1)
+            e = find(b"\n", p, b)
+            if e == -1:
+                break
+            p = find(needle, e + 1, b)
+        return out
+
+    return hits
+
+
+def regex_starts_in(pattern: bytes) -> RangeHits:
+    opts = re2.Options()
+    opts.never_nl = True
+    search = re2.compile(pattern, options=opts).search
+
+    def hits(text: bytes, a: int, b: int) -> list[int]:
+        out: list[int] = []
+        find, rfind, app = text.find, text.rfind, out.append
+        m = search(text, a, b)
+        while m is not None:
+            app(rfind(b"\n", 0, m.start()) + 1)
+            e = find(b"\n", m.end(), b)
+            if e == -1:
+                break
+            m = search(text, e + 1, b)
+        return out
+
+    return hits
+
+
+def _lazy_block(
     b: Block,
-    flt: LineFilter | None,
-    hits: Hits | None,
+    hits: RangeHits | None,
+    negated: bool,
     key: SeriesKey,
-    window: tuple[int, int],
-    limit: int,
+    lo: int,
+    hi: int,
     forward: bool,
-) -> list[tuple[int, SeriesKey, bytes]]:
-    """Entries of one block inside ``window`` that pass the filter; at most the ``limit``
-    nearest the query edge can matter, so only those lines are sliced."""
-    text = _decompress(b.z3)
-    ts, offsets = ts_column(b), b.offsets
-    first, last = bisect_left(ts, window[0]), bisect_left(ts, window[1])
-    starts = hits(text) if hits is not None else []
-    if hits is not None and not (flt is not None and flt.negated):
-        res = []
-        for s in starts:
-            i = bisect_right(offsets, s) - 1
-            if first <= i < last:
-                res.append((ts[i], key, text[s : offsets[i + 1] - 1]))
-        return res
-    # Selector only or `!=`: nearly every line survives; slice just the edge-most candidates.
-    skip = {bisect_right(offsets, s) - 1 for s in starts}
-    span = limit + len(skip)
+) -> Iterator[tuple[int, int, SeriesKey | None, bytes | None]]:
+    """One block's entries in ``[lo, hi)`` passing the filter, in query order, as merge items
+    ``(sort key, 1, series, line)``. First comes a watermark ``(edge-most time, 0, None, None)``:
+    the block is decompressed only if the merge gets that far. The text is then searched a
+    segment at a time from the query edge."""
     if forward:
-        last = min(last, first + span)
+        yield (max(lo, b.min_ts), 0, None, None)
     else:
-        first = max(first, last - span)
-    if first >= last:
-        return []
-    lines = text[offsets[first] : offsets[last] - 1].split(b"\n")
-    return [(ts[i], key, lines[i - first]) for i in range(first, last) if i not in skip]
+        yield (-min(hi - 1, b.max_ts), 0, None, None)
+    text = _decompress(b.z3)
+    ts, off = ts_column(b), b.offsets
+    first, last = bisect_left(ts, lo), bisect_left(ts, hi)
+    sign = 1 if forward else -1
+    i = first if forward else last
+    while (i < last) if forward else (i > first):
+        if forward:
+            a, z = i, min(last, max(i + 1, bisect_right(off, off[i] + SEGMENT) - 1))
+            i = z
+        else:
+            a, z = max(first, min(i - 1, bisect_right(off, off[i] - SEGMENT) - 1)), i
+            i = a
+        if hits is None:
+            rows = range(a, z) if forward else range(z - 1, a - 1, -1)
+        else:
+            found = [bisect_right(off, s) - 1 for s in hits(text, off[a], off[z])]
+            if negated:
+                skip = set(found)
+                rows = [r for r in (range(a, z) if forward else range(z - 1, a - 1, -1)) if r not in skip]
+            else:
+                rows = found if forward else found[::-1]
+        for r in rows:
+            yield (sign * ts[r], 1, key, text[off[r] : off[r + 1] - 1])
 
 
 def log_query(
@@ -184,24 +236,25 @@ def log_query(
     lo: int,
     hi: int,
 ) -> LogResult:
-    """A limited log query: visit blocks nearest the query edge first, stop when no later
-    block can beat the current ``limit``-th entry."""
+    """A limited log query as a merge of lazy blocks: every block first announces its
+    edge-most time, and is decompressed and searched (segment by segment, from the query edge)
+    only while it can still hold one of the ``limit`` entries nearest the edge. Timestamps are
+    unique in the corpus, so the sort key alone orders entries."""
     forward = direction == "forward"
-    hits = hits_for(flt) if flt is not None else None
-    order = sorted(
-        (b for b in blocks if b.max_ts >= lo and b.min_ts < hi),
-        key=(lambda b: b.min_ts) if forward else (lambda b: -b.max_ts),
-    )
-    best: list[tuple[int, SeriesKey, bytes]] = []
-    edge: int | None = None  # ts of the limit-th entry seen so far (stale is conservative)
-    for b in order:
-        if edge is not None and ((forward and b.min_ts > edge) or (not forward and b.max_ts < edge)):
-            break
-        best.extend(_block_entries(b, flt, hits, key_of[b.sid], (lo, hi), limit, forward))
-        # Re-select only when the candidates doubled: amortised O(n log limit), not per block.
-        if len(best) >= limit and (edge is None or len(best) >= 2 * limit):
-            best.sort(key=_ts, reverse=not forward)
-            del best[limit:]
-            edge = best[-1][0]
-    best.sort(key=_ts, reverse=not forward)
-    return best[:limit]
+    hits = None
+    if flt is not None:
+        hits = regex_starts_in(flt.pattern) if flt.is_regex else find_starts_in(flt.pattern)
+    negated = flt is not None and flt.negated
+    sources = [
+        _lazy_block(b, hits, negated, key_of[b.sid], lo, hi, forward)
+        for b in blocks
+        if b.max_ts >= lo and b.min_ts < hi
+    ]
+    out: LogResult = []
+    sign = 1 if forward else -1
+    for t, kind, key, line in heapq.merge(*sources):
+        if kind:
+            out.append((sign * t, key, line))  # type: ignore[arg-type]
+            if len(out) == limit:
+                break
+    return out

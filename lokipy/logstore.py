@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lokipy.config import Config, Limits
+from lokipy.gcpause import gc_paused
 from lokipy.logql.engine import Engine, QueryLimits
 from lokipy.logql.results import QueryResult, to_loki_data
 from lokipy.model.entry import Entry, Metadata, PushRequest, PushStream, StreamEntries
@@ -94,14 +95,15 @@ class LogStore:
         """Decode a Loki push body (JSON, gzip/deflate, protobuf+snappy) and push it."""
         from lokipy.wire import decode_push
 
-        req = decode_push(
-            body,
-            content_type,
-            content_encoding,
-            legacy=legacy,
-            max_decompressed_bytes=self.config.server.max_decompressed_size,
-        )
-        return self.push_request(req, tenant=tenant)
+        with gc_paused():  # one object per entry, none in a cycle: see lokipy/gcpause.py
+            req = decode_push(
+                body,
+                content_type,
+                content_encoding,
+                legacy=legacy,
+                max_decompressed_bytes=self.config.server.max_decompressed_size,
+            )
+            return self.push_request(req, tenant=tenant)
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from lokipy.chunk.block import (
     decode_block_offsets,
     decode_block_timestamps,
     encode_block,
+    encode_block_text,
     verify_block,
 )
 from lokipy.chunk.chunk import (
@@ -44,5 +45,6 @@ __all__ = [
     "decode_block_offsets",
     "decode_block_timestamps",
     "encode_block",
+    "encode_block_text",
     "verify_block",
 ]

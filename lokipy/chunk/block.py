@@ -51,6 +51,7 @@ __all__ = [
     "decode_block_offsets",
     "decode_block_timestamps",
     "encode_block",
+    "encode_block_text",
     "verify_block",
 ]
 
@@ -142,10 +143,28 @@ def encode_block(
     Raises ValueError for an empty block, mismatched column lengths, timestamps out of order
     or outside int64.
     """
+    if len(lines) != len(timestamps):
+        raise ValueError("timestamps, lines and metadata must have the same length")
+    text = b"".join(lines)
+    lengths = list(map(len, lines))
+    if len(text) != sum(lengths):
+        raise ValueError("lines must be bytes")
+    return encode_block_text(timestamps, text, lengths, metadata, level)
+
+
+def encode_block_text(
+    timestamps: Sequence[int],
+    text: bytes | bytearray,
+    lengths: Sequence[int],
+    metadata: Sequence[Metadata] | None = None,
+    level: int = 3,
+) -> bytes:
+    """:func:`encode_block` for lines already joined: ``text`` holds them back to back,
+    ``lengths`` says where each ends (what heads keep, so a cut never revisits each line)."""
     n = len(timestamps)
     if n == 0:
         raise ValueError("a block needs at least one entry")
-    if len(lines) != n or (metadata is not None and len(metadata) != n):
+    if len(lengths) != n or (metadata is not None and len(metadata) != n):
         raise ValueError("timestamps, lines and metadata must have the same length")
     if not is_sorted(timestamps):
         raise ValueError("block entries must be sorted by timestamp")
@@ -158,17 +177,15 @@ def encode_block(
         ts_frame = cctx.compress(to_planes(timestamps, _TS_WIDTH, "q"))
     except OverflowError as err:
         raise ValueError("timestamps must fit in int64 nanoseconds") from err
-    lengths = list(map(len, lines))
     raw_bytes = sum(lengths)
+    if raw_bytes != len(text) or min(lengths) < 0:
+        raise ValueError("line lengths must add up to the text")
     len_width = bytes_needed(max(lengths))
     len_frame = cctx.compress(to_planes(lengths, len_width, "Q")) if len_width else b""
     md_raw = b""
     if metadata is not None and any(metadata):
         md_raw = _encode_metadata(metadata)
     md_frame = cctx.compress(md_raw) if md_raw else b""
-    text = b"".join(lines)
-    if len(text) != raw_bytes:
-        raise ValueError("lines must be bytes")
     if n > _U32_MAX or raw_bytes > _U32_MAX:
         raise ValueError("a block holds at most 4 GiB and 2**32 - 1 entries")
     text_frame = cctx.compress(text) if raw_bytes else b""

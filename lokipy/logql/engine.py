@@ -9,8 +9,9 @@ log queries, ``end`` exclusive (a metric range query evaluates every step up to 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from heapq import merge
 from typing import Any
 
@@ -37,7 +38,7 @@ from lokipy.logql.vector import StepVector
 from lokipy.model.entry import EntryBatch
 from lokipy.model.errors import InvalidInput
 from lokipy.model.labels import Labels
-from lokipy.model.querier import Direction, Querier
+from lokipy.model.querier import Direction, PendingBatch, Querier
 
 HOUR_NS = 3600 * 10**9
 MAX_POINTS = 11000
@@ -241,22 +242,31 @@ class Engine:
         direction = Direction(str(direction).lower())  # accepts "BACKWARD", "forward" too
         backward = direction is Direction.BACKWARD
         sign = -1 if backward else 1
-        # Every stream is read lazily, a block at a time, and merged in direction order: a
-        # query over many streams stops reading each one once the limit is reached.
+        # Every stream is read lazily, a block at a time, and merged in direction order. Before
+        # each block a source yields a watermark (the block's newest time for backward, oldest
+        # for forward, from block metadata): the merge discards it, and the block is only read
+        # once the merge gets that far, so a query over many streams reads blocks only down
+        # to the time of its limit-th result, never a stream's older blocks to find its first.
+        pending = getattr(self.querier, "select_pending", None)
         sources = [
             _entries(
                 pipeline,
                 stream,
                 si,
-                self.querier.select_batches(tenant, stream, start, end, direction),
+                pending(tenant, stream, start, end, direction)
+                if pending is not None
+                else _announced(self.querier.select_batches(tenant, stream, start, end, direction), scan),
                 sign,
                 scan,
+                counted=pending is None,
             )
             for si, stream in enumerate(streams)
         ]
         picked: list[tuple[Any, ...]] = []
         last: int | None = None
         for item in merge(*sources):
+            if item[3] is None:  # a watermark
+                continue
             t = item[0] * sign
             if interval and last is not None:
                 if backward and t > last - interval:
@@ -272,34 +282,61 @@ class Engine:
         return _group_streams(picked, streams, sign), scan
 
 
+def _announced(batches: Iterable[EntryBatch], scan: ScanStats) -> Iterator[PendingBatch]:
+    """Batches of a querier without ``select_pending``: each is read (and counted) to
+    announce it."""
+    for batch in batches:
+        if len(batch):
+            scan.add_batch(batch)
+            ts = batch.timestamps
+            yield PendingBatch(ts[0], ts[-1], partial(_same, batch))
+
+
+def _same(batch: EntryBatch) -> EntryBatch:
+    return batch
+
+
 def _entries(
     pipeline: CompiledPipeline,
     stream: Labels,
     si: int,
-    batches: Iterable[EntryBatch],
+    pending: Iterable[PendingBatch],
     sign: int,
     scan: ScanStats,
+    *,
+    counted: bool = False,
 ) -> Generator[tuple[Any, ...], None, None]:
     """One stream's surviving entries in direction order as merge-ready tuples:
     ``(sign * ts, stream index, seq, line, labels, categories)`` (plain tuple order is the
-    merge order, so ``heapq.merge`` needs no key function)."""
+    merge order, so ``heapq.merge`` needs no key function), with watermarks
+    ``(sign * bound, stream index, seq, None, None, None)``: nothing the stream yields after a
+    watermark sorts before it. ``counted``: the batches were already counted in ``scan``."""
     proc = pipeline.for_stream(stream)
     seq = 0
     backward = sign < 0
-    for batch in batches:
-        scan.add_batch(batch)
+    pairs = stream.pairs
+    for block in pending:
+        yield (sign * (block.max_ts if backward else block.min_ts), si, seq, None, None, None)
+        seq += 1
+        batch = block.load()
+        if not len(batch):
+            continue
+        if not counted:
+            scan.add_batch(batch)
         ts = batch.timestamps
         if not pipeline.stages and batch.metadata is None:
-            # Line filters at most: labels are the stream's; lines are sliced only when pulled.
-            kept = list(proc.select(batch))
-            scan.post_filter_lines += len(kept)
-            if backward:
-                kept.reverse()
+            # Line filters at most: labels are the stream's; the block is scanned a segment at
+            # a time (an empty segment is a watermark) and lines are sliced only when pulled.
             data, off = batch.data, batch.offsets
-            pairs = stream.pairs
-            for i in kept:
-                yield (sign * ts[i], si, seq, data[off[i] : off[i + 1]], pairs, None)
-                seq += 1
+            for nxt, kept in proc.scan(batch, backward):
+                if kept:
+                    scan.post_filter_lines += len(kept)
+                    for i in kept:
+                        yield (sign * ts[i], si, seq, data[off[i] : off[i + 1]], pairs, None)
+                        seq += 1
+                elif nxt >= 0:
+                    yield (sign * ts[nxt], si, seq, None, None, None)
+                    seq += 1
             continue
         # Parsers and formatters run only on the entries the merge actually pulls.
         for i, line, builder in proc.process(batch, reverse=backward):

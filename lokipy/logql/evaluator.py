@@ -9,8 +9,10 @@ per-sample objects. Everything above range aggregations works step by step on sm
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import replace
+from itertools import accumulate
+from operator import add, sub
 
 from lokipy.logql import ast
 from lokipy.logql.extract import ScanStats, SeriesColumns, extract_samples
@@ -237,12 +239,33 @@ class MetricEvaluator:
     def _run_windows(
         col: SeriesColumns, ends: list[int], starts: list[int]
     ) -> tuple[list[int], list[int], list[int]]:
-        """Like :meth:`_windows` for unmerged runs: ``his[i] - los[i]`` is the window's count."""
-        ts = col.ts
-        counts = [0] * len(ends)
-        for a, b in col.run_bounds():
-            for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-                counts[i] += bisect_right(ts, e, a, b) - bisect_right(ts, s, a, b)
+        """Like :meth:`_windows` for unmerged runs and parts: ``his[i] - los[i]`` is the
+        window's count.
+
+        Every sorted piece (a run of ``ts`` or a part) counts, at each distinct window
+        boundary, its samples at or before it. Only the boundaries inside the piece's time
+        span are bisected: before it the count is 0, after it the piece's length, added once
+        as a suffix. With ``range == step`` a start is the previous window's end, so each
+        boundary is visited once per piece.
+        """
+        bounds = sorted(set(starts).union(ends))
+        nb = len(bounds)
+        at = {b: k for k, b in enumerate(bounds)}
+        inside = [0] * nb  # samples at or before bounds[k], from pieces spanning it
+        suffix = [0] * (nb + 1)  # pieces wholly at or before bounds[k], as a difference array
+        pieces = [(col.ts, a, b, 1) for a, b in col.run_bounds()]
+        pieces += [(part, 0, len(part), sign) for part, sign in col.parts]
+        for seq, a, b, sign in pieces:
+            if a >= b:
+                continue
+            k0 = bisect_left(bounds, seq[a])
+            k1 = bisect_left(bounds, seq[b - 1])
+            for k in range(k0, k1):
+                inside[k] += sign * (bisect_right(seq, bounds[k], a, b) - a)
+            suffix[k1] += sign * (b - a)
+        upto = list(map(add, accumulate(suffix[:nb]), inside))
+        get = upto.__getitem__
+        counts = list(map(sub, map(get, [at[e] for e in ends]), map(get, [at[s] for s in starts])))
         idx = [i for i, c in enumerate(counts) if c]
         return idx, [0] * len(idx), [counts[i] for i in idx]
 

@@ -69,11 +69,16 @@ class SeriesColumns:
     samples arrive in time order, one stream after another). With values the runs are merged
     into one sorted column; without them (count_over_time, rate, absent_over_time only count)
     the runs stay as they are and windows are counted run by run: no per-sample work.
+
+    Counting only, whole blocks are kept as they came in ``parts``: ``(sorted timestamps,
+    sign)``, +1 for samples (a block's timestamp column, never copied into ``ts``) and -1 for
+    lines read but dropped by a ``!=`` filter (the block's column holds them too).
     """
 
     ts: list[int] = field(default_factory=list)
     vals: list[float] = field(default_factory=list)
     runs: list[int] = field(default_factory=list)
+    parts: list[tuple[Sequence[int], int]] = field(default_factory=list)
 
     @property
     def sources(self) -> int:
@@ -84,8 +89,8 @@ class SeriesColumns:
 
     @property
     def merged(self) -> bool:
-        """True when ``ts`` is one sorted column."""
-        return len(self.runs) <= 1
+        """True when ``ts`` is one sorted column holding exactly the samples."""
+        return len(self.runs) <= 1 and not self.parts
 
     def finish(self) -> None:
         if self.merged or not self.vals:
@@ -97,7 +102,7 @@ class SeriesColumns:
 
     def run_bounds(self) -> list[tuple[int, int]]:
         ends = self.runs[1:] + [len(self.ts)]
-        return list(zip(self.runs, ends, strict=True))
+        return [(a, b) for a, b in zip(self.runs, ends, strict=True) if a < b]
 
 
 def extract_samples(
@@ -147,11 +152,29 @@ def extract_samples(
                     touched.add(id(col))
                     col.start_run()
                 kept: Sequence[int] = range(n)
+                stamps = batch.timestamps
+                if not need_values:
+                    # Only counted: the block's timestamp column is kept as it is. Filters
+                    # that only drop lines (``!=``) keep it whole and list the dropped lines
+                    # to subtract per window; others list the kept ones.
+                    if pipeline.empty:
+                        col.parts.append((stamps, 1))
+                    elif (drop := proc.dropped(batch)) is not None:
+                        col.parts.append((stamps, 1))
+                        if drop:
+                            col.parts.append(([stamps[i] for i in drop], -1))
+                        n -= len(drop)
+                    else:
+                        kept = proc.select(batch)
+                        n = len(kept)
+                        if n:
+                            col.parts.append(([stamps[i] for i in kept], 1))
+                    stats.post_filter_lines += n
+                    continue
                 if pipeline.empty:
-                    col.ts.extend(batch.timestamps)
+                    col.ts.extend(stamps)
                 else:
                     kept = proc.select(batch)
-                    stamps = batch.timestamps
                     col.ts.extend([stamps[i] for i in kept])
                 if with_bytes:
                     col.vals.extend([float(offsets[i + 1] - offsets[i]) for i in kept])

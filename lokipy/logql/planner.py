@@ -176,6 +176,21 @@ class StreamProcessor:
             return range(len(batch))
         return flt.select(batch)  # type: ignore[no-any-return]
 
+    def scan(self, batch: EntryBatch, reverse: bool = False) -> Iterator[tuple[int, Sequence[int]]]:
+        """The leading filters' kept indices segment by segment (:func:`filters.scan`)."""
+        flt = self.pipeline.block_filter
+        if flt is None:
+            n = len(batch)
+            return iter(((-1, range(n - 1, -1, -1) if reverse else range(n)),))
+        return line_filters.scan(flt, batch, reverse)  # type: ignore[no-any-return]
+
+    def dropped(self, batch: EntryBatch) -> list[int] | None:
+        """Indices the leading filters drop when they only drop (:func:`filters.dropped`)."""
+        flt = self.pipeline.block_filter
+        if flt is None:
+            return []
+        return line_filters.dropped(flt, batch)
+
     def process(
         self, batch: EntryBatch, *, reverse: bool = False
     ) -> Iterator[tuple[int, bytes, LabelsBuilder]]:

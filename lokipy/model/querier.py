@@ -5,7 +5,8 @@ The engine never imports the store; ``lokipy.store.Store`` satisfies this struct
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -17,6 +18,22 @@ from lokipy.model.matchers import LabelMatcher
 class Direction(StrEnum):
     FORWARD = "forward"
     BACKWARD = "backward"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingBatch:
+    """A batch announced by its time bounds before it is read.
+
+    ``min_ts <= ts <= max_ts`` for every entry ``load()`` returns (the batch, already limited to
+    the query's range; it may turn out empty). A querier may offer
+    ``select_pending(tenant, labels, start, end, direction) -> Iterator[PendingBatch]`` beside
+    :meth:`Querier.select_batches` (same order): a reader merging many streams then reads a
+    block only when its time range can still contribute to the answer.
+    """
+
+    min_ts: int
+    max_ts: int
+    load: Callable[[], EntryBatch]
 
 
 class Querier(Protocol):

@@ -33,7 +33,9 @@ from lokipy.model.labels import Labels
 from lokipy.wire import decode_push
 
 DEFAULT_DEDUP_WINDOW = 1_000_000
-_LABEL_CACHE_SIZE = 8192
+# Per-stream caches (label text -> Labels, validation verdicts): big enough for every active
+# stream of a large tenant, so a push over 20 000 streams does not clear them every time.
+_LABEL_CACHE_SIZE = 1 << 17
 
 
 @dataclass(slots=True)

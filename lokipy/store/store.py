@@ -23,12 +23,12 @@ from lokipy.model.entry import EntryBatch, PushRequest
 from lokipy.model.errors import CorruptData, NotFound, StorageUnavailable
 from lokipy.model.labels import Labels
 from lokipy.model.matchers import LabelMatcher
-from lokipy.model.querier import Direction
+from lokipy.model.querier import Direction, PendingBatch
 from lokipy.model.stream import stream_id
 from lokipy.store.batches import Source, clusters, merge_batches, same, slice_range, without_text
 from lokipy.store.compactor import CompactionResult, compact
 from lokipy.store.distributor import Distributor, ValidStream, summarise_errors
-from lokipy.store.head import ClosedChunk, FlushReason, StreamHead
+from lokipy.store.head import AppendResult, ClosedChunk, FlushReason, StreamHead
 from lokipy.store.index import ChunkRef, StreamInfo, TenantIndex, decode_segment, encode_segment
 from lokipy.store.objstore import LocalObjectStore, MemoryObjectStore, ObjectStore
 from lokipy.store.wal import (
@@ -47,6 +47,7 @@ _CHUNK_CACHE_BYTES = 256 << 20
 _FLUSH_BATCH_BYTES = 16 << 20  # encoded chunk bytes held before a batch is written and synced:
 # ~10 full chunks or ~25 000 tiny ones; bounds the extra memory of a flush (peak RSS)
 _NO_POS: Position = (0, 0)
+_EMPTY_BATCH = EntryBatch([], b"", [0])
 
 
 @dataclass(slots=True)
@@ -146,8 +147,20 @@ class Store:
             if self.wal is not None:
                 pos = self.wal.append(RecordType.ENTRIES, encode_entries(tenant, streams))
             window = self.config.ingester.max_chunk_age // 2
+            counted = AppendResult()
             for s in streams:
-                self._append_stream(index, tenant, s, pos, now, window, result)
+                result.accepted += self._append_stream(index, tenant, s, pos, now, window, counted)
+            self._count(result, counted, sum(s.byte_size() for s in streams))
+
+    def _count(self, result: PushResult, counted: AppendResult, nbytes: int) -> None:
+        """Fold one push's (or replay's) duplicates and rejections into the result and stats."""
+        result.duplicates += counted.duplicates
+        if counted.errors:
+            result.errors.extend(counted.errors)
+            result.rejected += len(counted.errors)
+        self.stats.lines_received += result.accepted
+        self.stats.bytes_received += nbytes
+        self.stats.duplicates += counted.duplicates
 
     def _admit_streams(
         self, tenant: str, index: TenantIndex, streams: list[ValidStream], result: PushResult
@@ -183,30 +196,24 @@ class Store:
         pos: Position,
         now: int,
         window: int | None,
-        result: PushResult,
-    ) -> None:
+        counted: AppendResult,
+    ) -> int:
+        """Append one stream's entries to its head; returns how many were kept."""
         info = index.stream(s.labels)
         head = info.head
         if head is None:
             ing = self.config.ingester
             head = info.head = StreamHead(tenant, s.labels, ing.chunk_block_size, ing.zstd_level)
             index.active_heads += 1
-        res = head.append(s.timestamps, s.lines, s.metadata, pos, now, window)
-        result.accepted += res.accepted
-        result.duplicates += res.duplicates
-        if res.errors:
-            result.errors.extend(res.errors)
-            result.rejected += len(res.errors)
-        self.stats.lines_received += res.accepted
-        self.stats.bytes_received += s.byte_size()
-        self.stats.duplicates += res.duplicates
-        if head.should_close(self.config.ingester.chunk_target_size):
+        accepted = head.append(s.timestamps, s.text, s.lengths, s.metadata, pos, now, window, counted)
+        if head.blocks and head.should_close(self.config.ingester.chunk_target_size):
             # The chunk holds this stream's entries up to and including the record at ``pos``,
             # so it is closed just past that record, not at the WAL's end: during replay the
             # WAL's end lies beyond records still to be replayed into the next head, and a
             # FLUSHED marker covering them would make the next replay drop them (data loss
             # after two crashes in a row).
             self._close_head(info, FlushReason.FULL, closed_at=(pos[0], pos[1] + 1))
+        return accepted
 
     def _close_head(
         self,
@@ -451,10 +458,14 @@ class Store:
                     buffered[key] = [(p, s) for p, s in buffered[key] if p >= record.closed_at]
         now = time.time_ns()
         result = PushResult()
+        counted = AppendResult()
+        nbytes = 0
         for (tenant, _labels), items in buffered.items():
             index = self._tenant(tenant)
             for pos, s in items:
-                self._append_stream(index, tenant, s, pos, now, None, result)
+                result.accepted += self._append_stream(index, tenant, s, pos, now, None, counted)
+                nbytes += s.byte_size()
+        self._count(result, counted, nbytes)
         self.stats.corrupt_files += self.wal.corrupt_records
         if count:
             log.info("WAL replay: %d entries read, %d kept in heads", count, result.accepted)
@@ -557,25 +568,50 @@ class Store:
         """
         return self._select(tenant, labels, start, end, direction, columns_only=True)
 
-    def _select(
+    def select_pending(
+        self,
+        tenant: str,
+        labels: Labels,
+        start: int,
+        end: int,
+        direction: Direction = Direction.FORWARD,
+    ) -> Iterator[PendingBatch]:
+        """The batches of :meth:`select_batches`, each announced by its time bounds (from the
+        block metadata) before anything is decompressed: ``load()`` reads it."""
+        return self._pending(tenant, labels, start, end, direction, columns_only=False)
+
+    def _pending(
         self, tenant: str, labels: Labels, start: int, end: int, direction: Direction, columns_only: bool
-    ) -> Iterator[EntryBatch]:
-        sources = self._sources(tenant, labels, start, end)
-        groups = clusters(sources)
+    ) -> Iterator[PendingBatch]:
+        groups = clusters(self._sources(tenant, labels, start, end))
         if direction is Direction.BACKWARD:
             groups.reverse()
         for cluster in groups:
-            try:
-                if len(cluster) == 1:
-                    batch = cluster[0][3]() if columns_only else cluster[0][2]()
-                else:  # overlapping sources: duplicates are found by line, so read lines
-                    batch = merge_batches([s[2]() for s in cluster])
-                    if columns_only:
-                        batch = without_text(batch)
-            except CorruptData as err:
-                self._report_corrupt(err.path or f"stream {labels}", err)
-                continue
-            batch = slice_range(batch, start, end)
+            lo = max(start, cluster[0][0])  # sources come sorted by min_ts
+            hi = min(end - 1, max(s[1] for s in cluster))
+            yield PendingBatch(lo, hi, partial(self._load, cluster, labels, start, end, columns_only))
+
+    def _load(
+        self, cluster: list[Source], labels: Labels, start: int, end: int, columns_only: bool
+    ) -> EntryBatch:
+        """One cluster's entries in ``[start, end)``; corrupt data is reported and reads as empty."""
+        try:
+            if len(cluster) == 1:
+                batch = cluster[0][3]() if columns_only else cluster[0][2]()
+            else:  # overlapping sources: duplicates are found by line, so read lines
+                batch = merge_batches([s[2]() for s in cluster])
+                if columns_only:
+                    batch = without_text(batch)
+        except CorruptData as err:
+            self._report_corrupt(err.path or f"stream {labels}", err)
+            return _EMPTY_BATCH
+        return slice_range(batch, start, end)
+
+    def _select(
+        self, tenant: str, labels: Labels, start: int, end: int, direction: Direction, columns_only: bool
+    ) -> Iterator[EntryBatch]:
+        for pending in self._pending(tenant, labels, start, end, direction, columns_only):
+            batch = pending.load()
             if len(batch):
                 yield batch
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import partial
-from itertools import chain
+from itertools import accumulate, chain
 from operator import itemgetter
 from typing import Any
 
@@ -171,7 +171,7 @@ def _name_char_ok(c: str, first: bool) -> bool:
 
 
 _LABEL_CACHE: dict[tuple[tuple[str, Any], ...], Labels] = {}
-_LABEL_CACHE_MAX = 4096
+_LABEL_CACHE_MAX = 1 << 17  # every active stream of a large tenant (see store/distributor.py)
 
 
 def _v1_labels(stream: dict[str, Any]) -> Labels:
@@ -319,8 +319,46 @@ def decode_push_json(body: bytes) -> PushRequest:
     Streams without entries are kept (Loki counts them; the distributor skips them).
     """
     doc, encode = load_json(body)
+    streams = top_level_streams(doc)
+    return _request_fast(streams, encode) or _request_by_stream(streams, encode)
+
+
+def _request_fast(streams: list[Any], encode: Encoder) -> PushRequest | None:
+    """Every stream well-formed: the entries of all streams converted as one column (a few
+    C-level passes per request instead of per stream), then cut per stream. None when
+    anything is unusual: the stream-by-stream path then finds the first error in order."""
+    try:
+        if set(map(type, streams)) != {dict}:
+            return None
+        labels = [_v1_labels(s) for s in streams]
+        value_lists = [s.get("values") for s in streams]
+    except (InvalidLabels, InvalidInput):
+        return None
+    if set(map(type, value_lists)) != {list}:
+        return None
+    cols = _values_fast(list(chain.from_iterable(value_lists)), encode)
+    if cols is None:
+        return None
+    ts, lines, md = cols
     out: list[PushStream] = []
-    for stream in top_level_streams(doc):
+    start = 0
+    for stream_labels, end in zip(labels, accumulate(map(len, value_lists)), strict=True):
+        stream_md = md[start:end] if md is not None else None
+        out.append(
+            PushStream(
+                stream_labels,
+                ts[start:end],
+                lines[start:end],
+                stream_md if stream_md and any(stream_md) else None,
+            )
+        )
+        start = end
+    return PushRequest(out)
+
+
+def _request_by_stream(streams: list[Any], encode: Encoder) -> PushRequest:
+    out: list[PushStream] = []
+    for stream in streams:
         if type(stream) is not dict:
             raise _stream_error(MALFORMED_OBJECT)
         labels = _v1_labels(stream)

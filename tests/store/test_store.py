@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import struct
 import time
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +13,9 @@ from lokipy.model.entry import PushRequest, PushStream
 from lokipy.model.labels import Labels
 from lokipy.model.matchers import LabelMatcher, MatchType
 from lokipy.model.querier import Direction
+from lokipy.store.distributor import ValidStream
 from lokipy.store.store import Store
+from lokipy.store.wal import RecordType, encode_entries
 
 PLAIN = Limits(discover_service_name=(), discover_log_levels=False)
 
@@ -116,6 +120,29 @@ def test_wal_replay_restores_unflushed_entries_without_duplicating_flushed_ones(
     reopened = Store(config(tmp_path), start_flusher=False)
     assert read_all(reopened, '{a="1"}') == [(t, b"flushed"), (t + 1, b"only in wal")]
     assert read_all(reopened, '{b="2"}') == [(t, b"other stream")]
+    reopened.close()
+
+
+def test_wal_records_written_with_crc32_by_earlier_versions_still_replay(tmp_path: Path) -> None:
+    # Records are written with an xxh3 checksum now (type byte flag 0x80); a segment left by a
+    # version that wrote CRC-32 must replay, and damage to it must still be detected.
+    t = now()
+    payload = encode_entries("t", [ValidStream.from_lines(Labels.parse('{a="1"}'), [t], [b"old"], None)])
+    rtype = int(RecordType.ENTRIES)
+    crc = zlib.crc32(bytes([rtype]) + payload)
+    record = struct.pack("<IIB", len(payload), crc, rtype) + payload
+    wal_dir = tmp_path / "wal"
+    wal_dir.mkdir(parents=True)
+    (wal_dir / "00000001").write_bytes(record + record[:-1] + b"X")  # intact, then damaged
+    store = Store(config(tmp_path), start_flusher=False)
+    assert read_all(store, '{a="1"}') == [(t, b"old")]
+    assert store.stats.corrupt_files == 1
+    push(store, '{a="1"}', [(t + 1, b"new")])
+    store._stop.set()
+    assert store.wal is not None
+    store.wal._file.close()  # crash: the new record (xxh3) must replay too
+    reopened = Store(config(tmp_path), start_flusher=False)
+    assert read_all(reopened, '{a="1"}') == [(t, b"old"), (t + 1, b"new")]
     reopened.close()
 
 

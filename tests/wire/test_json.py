@@ -345,3 +345,31 @@ def test_lenient_path_rejects_escaped_lone_surrogates_anywhere(where) -> None:
     )
     with pytest.raises(InvalidInput, match="invalid escape"):
         decode_push_json(body)
+
+
+def test_many_streams_decode_as_each_stream_alone() -> None:
+    # Well-formed requests take a request-wide path (all entries converted as one column);
+    # it must cut the columns back into exactly what each stream decodes to on its own.
+    streams = [
+        {"stream": {"job": "a"}, "values": [["1", "x"], ["2", "y", {"k": "v"}]]},
+        {"stream": {"job": "b"}, "values": []},
+        {"stream": {"job": "c"}, "values": [["3", "z"]]},
+        {"stream": {"job": "d", "host": "h"}, "values": [["4", ""], ["5", "w", {}]]},
+    ]
+    whole = decode_push_json(orjson.dumps({"streams": streams}))
+    alone = [decode_push_json(orjson.dumps({"streams": [s]})).streams[0] for s in streams]
+    assert whole.streams == alone
+    assert [s.metadata for s in whole.streams] == [[(), (("k", "v"),)], None, None, None]
+
+
+def test_the_first_bad_stream_names_the_error_even_when_a_later_one_is_bad_too() -> None:
+    bad_values_first = {
+        "streams": [
+            {"stream": {"job": "a"}, "values": [["not a number", "x"]]},
+            {"stream": {"0bad": "b"}, "values": [["1", "y"]]},
+        ]
+    }
+    with pytest.raises(InvalidInput) as err:
+        decode_push_json(orjson.dumps(bad_values_first))
+    assert not isinstance(err.value, InvalidLabels)
+    assert MALFORMED_VALUE in str(err.value)

@@ -12,9 +12,13 @@ Each filter answers two questions:
   line instead, since a neighbouring line would change their answer.
 
 When most lines hit, the per-hit bisect costs more than testing each line, so dense batches
-are tested line by line in a C-level ``map`` (``|=`` decides from one ``bytes.count``; ``|~``
-switches after 64 hits if they cover over a quarter of the lines seen). Regexes that are only
-literals (``foo``, ``foo|bar``, ``(?i)error``) run as substring searches.
+are tested line by line in a C-level ``map`` (after 64 hits covering over an eighth of the lines
+seen for ``|=``, a quarter for ``|~``; see :mod:`linescan`). Regexes that are only literals
+(``foo``, ``foo|bar``, ``(?i)error``) run as substring searches.
+
+Filters that can search part of a block also offer ``scan(batch, reverse)``: the kept lines a
+segment at a time from one end, for limited log queries that stop early; :func:`dropped` gives
+the lines a negated filter drops, for counting queries that count ``all - dropped``.
 
 Regexes are RE2 (linear time) via :func:`lokipy.model.regex.compile_regex`; line filters are
 unanchored.
@@ -23,12 +27,20 @@ unanchored.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
-from itertools import compress, islice, repeat
-from operator import ne
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from itertools import compress, islice
 from typing import Any, Protocol
 
 from lokipy.logql.log.ip import IPMatcher
+from lokipy.logql.log.linescan import (
+    complement_range,
+    each_line_in,
+    every_line,
+    find_any,
+    find_lines,
+    search_lines,
+)
 from lokipy.logql.log.pattern import PatternTester
 from lokipy.model.entry import EntryBatch
 from lokipy.model.errors import InvalidInput
@@ -36,6 +48,10 @@ from lokipy.model.regex import compile_regex
 
 # Past this share of the batch, scanning the whole block beats checking candidates one by one.
 _DENSE = 0.25
+# Lines scanned per step of a lazy scan (by bytes of text): small enough that a limited query
+# stops near its last result, large enough that per-segment overhead is noise.
+_SEGMENT = 32 << 10
+RangeHits = Callable[[int, int], list[int]]
 _REGEX_META = frozenset("\\.+*?()|[]{}^$")  # "|" is handled by _literal_alternatives
 
 
@@ -70,7 +86,10 @@ def _complement(hits: list[int], batch: EntryBatch, candidates: list[int] | None
     if len(hits) == len(batch):
         return []
     if candidates is None:
-        return sorted(set(range(len(batch))).difference(hits))
+        keep = bytearray(b"\x01") * len(batch)  # a mask and one C-level compress, no set
+        for i in hits:
+            keep[i] = 0
+        return list(compress(range(len(batch)), keep))
     drop = set(hits)
     return [i for i in candidates if i not in drop]
 
@@ -103,6 +122,42 @@ class _Positive:
             return _complement(hits, batch, candidates)
         return _restrict(hits, candidates)
 
+    def _range_hits(self, batch: EntryBatch) -> RangeHits | None:
+        """``hits(lo, hi)``: the matching lines among ``[lo, hi)`` of this batch, ascending,
+        for filters that can search part of a block; None for the others."""
+        return None
+
+    def scan(
+        self, batch: EntryBatch, reverse: bool = False, *, segment: int = _SEGMENT
+    ) -> Iterator[tuple[int, Sequence[int]]]:
+        """Kept indices segment by segment in scan order (see :func:`scan`): a limited query
+        stops searching a block as soon as the merge has what it needs. ``segment`` is the
+        text per segment in bytes."""
+        hits_in = self._range_hits(batch) if len(batch) else None
+        if hits_in is None:
+            yield from _one_segment(self, batch, reverse)
+            return
+        off, negate = batch.offsets, self.negate
+        n = len(batch)
+        if reverse:
+            hi = n
+            while hi > 0:
+                lo = max(0, min(hi - 1, bisect_right(off, off[hi] - segment, 0, hi) - 1))
+                hits = hits_in(lo, hi)
+                if negate:
+                    yield lo - 1, complement_range(hits, lo, hi, reverse)
+                else:
+                    hits.reverse()
+                    yield lo - 1, hits
+                hi = lo
+        else:
+            lo = 0
+            while lo < n:
+                hi = min(n, max(lo + 1, bisect_right(off, off[lo] + segment, lo, n + 1) - 1))
+                hits = hits_in(lo, hi)
+                yield (hi if hi < n else -1), complement_range(hits, lo, hi, reverse) if negate else hits
+                lo = hi
+
 
 class ContainsFilter(_Positive):
     """``|= "text"`` (or ``!=`` with ``negate``): a case-sensitive substring test."""
@@ -117,29 +172,32 @@ class ContainsFilter(_Positive):
         return self.needle in line
 
     def _hits(self, batch: EntryBatch) -> list[int]:
-        needle, data, off = self.needle, batch.data, batch.offsets
-        n = len(batch)
-        if not needle:
-            return list(range(n))
-        count = data.count(needle)
-        if count == 0:
-            return []
-        if count * 8 > n:
-            # Most lines hit: one bounded find per line in a C-level map (no bisects, no
-            # slices); a bounded find only sees occurrences wholly inside the line.
-            found = map(data.find, repeat(needle), off, islice(off, 1, n + 1))
-            return list(compress(range(n), map(ne, found, repeat(-1))))
-        width = len(needle)
-        hits: list[int] = []
-        find = data.find
-        pos = find(needle)
-        while pos >= 0:
-            i = bisect_right(off, pos, 0, n) - 1
-            end = off[i + 1]
-            if pos + width <= end or needle in data[off[i] : end]:
-                hits.append(i)
-            pos = find(needle, end)
-        return hits
+        if not self.needle:
+            return list(range(len(batch)))
+        return find_lines(self.needle, batch.data, batch.offsets, 0, len(batch))
+
+    def _range_hits(self, batch: EntryBatch) -> RangeHits | None:
+        if not self.needle:
+            return None
+        return partial(find_lines, self.needle, batch.data, batch.offsets)
+
+
+def _one_segment(flt: LineFilter, batch: EntryBatch, reverse: bool) -> Iterator[tuple[int, Sequence[int]]]:
+    kept = list(flt.select(batch))
+    if reverse:
+        kept.reverse()
+    yield -1, kept
+
+
+def scan(flt: LineFilter, batch: EntryBatch, reverse: bool = False) -> Iterator[tuple[int, Sequence[int]]]:
+    """``(next, kept)`` pairs covering the batch in scan order (newest first with ``reverse``):
+    ``kept`` are the indices a segment keeps, in scan order; ``next`` is the first index of the
+    following segment (-1 after the last). An empty segment tells a lazy consumer how far the
+    scan got without results, so it can stop before scanning the rest of the block."""
+    own = getattr(flt, "scan", None)
+    if own is not None:
+        return own(batch, reverse)  # type: ignore[no-any-return]
+    return _one_segment(flt, batch, reverse)
 
 
 def _slices(batch: EntryBatch, start: int = 0) -> Iterator[bytes]:
@@ -205,46 +263,23 @@ class RegexFilter(_Positive):
         return self._rx.search(line) is not None
 
     def _hits(self, batch: EntryBatch) -> list[int]:
-        n = len(batch)
+        hits_in = self._range_hits(batch)
+        assert hits_in is not None
+        return hits_in(0, len(batch))
+
+    def _range_hits(self, batch: EntryBatch) -> RangeHits | None:
+        data, off = batch.data, batch.offsets
         if self._literals is not None:
             if self._fold:  # ASCII-only lowering keeps every offset where it was
-                batch = EntryBatch(batch.timestamps, batch.data.lower(), batch.offsets)
+                data = data.lower()
             if len(self._literals) == 1:
-                return ContainsFilter(self._literals[0])._hits(batch)
-            found: set[int] = set()
-            for lit in self._literals:
-                found.update(ContainsFilter(lit)._hits(batch))
-            return sorted(found)
+                return partial(find_lines, self._literals[0], data, off)
+            return partial(find_any, self._literals, data, off)
         if not self._block:
-            return _each_line(self._rx.search, batch)
+            return partial(each_line_in, self._rx.search, data, off)
         if self._matches_empty:
-            return list(range(n))
-        search = self._rx.search
-        data, off = batch.data, batch.offsets
-        hits: list[int] = []
-        pos = 0
-        size = len(data)
-        while pos < size:
-            m = search(data, pos)
-            if m is None:
-                break
-            start, stop = m.span()
-            i = bisect_right(off, start, 0, n) - 1
-            end = off[i + 1]
-            if stop > end:
-                # The match ran past its line (lines have no separator): each such search can
-                # scan to the end of the block, so finish line by line to stay linear.
-                if search(data[off[i] : end]) is not None:
-                    hits.append(i)
-                hits.extend(_each_line(search, batch, i + 1))
-                return hits
-            hits.append(i)
-            if len(hits) >= 64 and len(hits) * 4 > i:
-                # Most lines hit: finish line by line in a C-level loop instead.
-                hits.extend(_each_line(search, batch, i + 1))
-                return hits
-            pos = end
-        return hits
+            return every_line
+        return partial(search_lines, self._rx.search, data, off)
 
 
 class PatternFilter(_Positive):
@@ -344,6 +379,25 @@ class AndFilter:
             if not candidates:
                 return []
         return _all(batch, candidates)
+
+
+def dropped(flt: LineFilter, batch: EntryBatch) -> list[int] | None:
+    """For a filter that only drops lines (``!=``, ``!~``, ``!>``, ``or`` chains and runs of
+    them): the sorted indices it drops. None when the filter keeps only matching lines.
+
+    Counting queries then count ``all - dropped`` per window: the kept lines, usually nearly
+    all of them, are never listed one by one.
+    """
+    if not len(batch):
+        return []
+    if isinstance(flt, _Positive):
+        return flt._hits(batch) if flt.negate else None
+    if isinstance(flt, AndFilter) and all(isinstance(f, _Positive) and f.negate for f in flt.filters):
+        found: set[int] = set()
+        for f in flt.filters:
+            found.update(f._hits(batch))  # type: ignore[attr-defined]
+        return sorted(found)
+    return None
 
 
 _OPS = {"|=": (False, "contains"), "!=": (True, "contains"), "|~": (False, "regex"),

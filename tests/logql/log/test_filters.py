@@ -275,12 +275,81 @@ def test_block_regex_search_stays_linear_when_matches_span_lines() -> None:
     real = flt._rx
 
     class Counting:
-        def search(self, data: bytes, pos: int = 0):  # type: ignore[no-untyped-def]
+        def search(self, data: bytes, pos: int = 0, endpos: int | None = None):  # type: ignore[no-untyped-def]
             nonlocal scanned
-            scanned += len(data) - pos
-            return real.search(data, pos)
+            end = len(data) if endpos is None else endpos
+            scanned += end - pos
+            return real.search(data, pos, end)
 
     flt._rx = Counting()
     hits = flt._hits(batch)
     assert hits == [i for i, line in enumerate(lines) if real.search(line)]
     assert scanned <= 3 * len(batch.data), f"scanned {scanned} bytes of a {len(batch.data)}-byte block"
+
+
+@given(
+    lines=st.lists(
+        st.sampled_from([b"", b"a", b"ab", b"ba", b"xabx", b"b", b"aab", b"AB", b"b\xffa"]), max_size=60
+    ),
+    make=st.sampled_from(
+        [
+            lambda neg: ContainsFilter(b"ab", negate=neg),
+            lambda neg: ContainsFilter(b"a", negate=neg),
+            lambda neg: ContainsFilter(b"aab", negate=neg),
+            lambda neg: ContainsFilter(b"zz", negate=neg),
+            lambda neg: ContainsFilter(b"", negate=neg),
+            lambda neg: RegexFilter("ab", negate=neg),  # literal
+            lambda neg: RegexFilter("(?i)ab", negate=neg),  # folded literal
+            lambda neg: RegexFilter("ab|ba", negate=neg),  # alternatives
+            lambda neg: RegexFilter("a+b?", negate=neg),  # block search
+            lambda neg: RegexFilter("ba*b?a", negate=neg),  # matches may span lines
+            lambda neg: RegexFilter("^ab", negate=neg),  # anchored: line by line
+            lambda neg: RegexFilter("x*", negate=neg),  # matches the empty string
+            lambda neg: line_filter_or("|=", [("ab", False), ("ba", False)]),  # no range search
+        ]
+    ),
+    segment=st.integers(1, 12),
+    reverse=st.booleans(),
+    negate=st.booleans(),
+)
+def test_lazy_scan_segments_cover_the_batch_in_order(
+    lines: list[bytes],
+    make,
+    segment: int,
+    reverse: bool,
+    negate: bool,  # type: ignore[no-untyped-def]
+) -> None:
+    """``scan`` yields what ``select`` keeps (and per-line ``matches`` decides), segment by
+    segment in scan order, and each segment's ``next`` is where the following one starts."""
+    flt = make(negate)
+    b = batch(lines)
+    want = [i for i, line in enumerate(lines) if flt.matches(line)]
+    assert flt.select(b) == want
+    if reverse:
+        want.reverse()
+    got: list[int] = []
+    order = list(range(len(lines)))
+    if reverse:
+        order.reverse()
+    pos = 0  # how many indices of ``order`` the segments so far have covered
+    for nxt, kept in flt.scan(b, reverse, segment=segment):
+        got.extend(kept)
+        if nxt == -1:
+            pos = len(order)
+        else:
+            new_pos = order.index(nxt)
+            assert new_pos > pos or (new_pos == pos == 0 and not kept)
+            covered = set(order[pos:new_pos])
+            assert set(kept) <= covered
+            pos = new_pos
+    assert pos == len(order) or not lines
+    assert got == want
+
+
+def test_contains_without_a_counting_pass_switches_to_per_line_when_dense() -> None:
+    lines = [b"x error y" if i % 2 else b"fine" for i in range(500)] + [b"errorerror", b"err", b"or"]
+    want = [i for i, line in enumerate(lines) if b"error" in line]
+    assert ContainsFilter("error").select(batch(lines)) == want
+    assert ContainsFilter("error", negate=True).select(batch(lines)) == [
+        i for i in range(len(lines)) if i not in set(want)
+    ]
