@@ -89,8 +89,14 @@ def _compact_tenant(store: Store, tenant: str, now: int, result: CompactionResul
     result.streams_removed += store.replace_chunk_refs(tenant, removed, added)
     for key in old_segments:
         store.objects.delete(key)
+    # A merge can reproduce one of its inputs byte for byte (a chunk that already held every
+    # entry of the others: a retried push or a replayed WAL flushed again), and chunks are
+    # named by content: that key is the merged chunk now and its file must stay.
+    written = {ref.key for refs in added.values() for ref in refs}
     for refs in removed.values():
         for ref in refs:
+            if ref.key in written:
+                continue
             store.objects.delete(ref.key)
             store.forget_chunk(ref.key)
 

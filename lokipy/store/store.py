@@ -44,6 +44,8 @@ from lokipy.store.wal import (
 log = logging.getLogger(__name__)
 
 _CHUNK_CACHE_BYTES = 256 << 20
+_FLUSH_BATCH_BYTES = 16 << 20  # encoded chunk bytes held before a batch is written and synced:
+# ~10 full chunks or ~25 000 tiny ones; bounds the extra memory of a flush (peak RSS)
 _NO_POS: Position = (0, 0)
 _EMPTY_BATCH = EntryBatch([], b"", [0])
 
@@ -89,6 +91,7 @@ class Store:
         # compactor for a whole tenant pass, so compaction never drops a fresh segment.
         self._index_lock = threading.Lock()
         self._inflight_chunks: set[str] = set()  # chunk objects written, not yet in the index
+        self._flush_lock = threading.Lock()  # taken before _lock, never while holding it
         self._tenants: dict[str, TenantIndex] = {}
         self._chunk_cache: OrderedDict[str, tuple[ChunkReader, int]] = OrderedDict()
         self._chunk_cache_bytes = 0
@@ -250,8 +253,14 @@ class Store:
     def flush(self, reason: FlushReason | None = FlushReason.FORCED) -> int:
         """Close heads that are due (or all of them, with a reason) and write pending chunks.
 
-        Returns the number of chunks written.
+        Returns the number of chunks written. One flush at a time: the flusher thread checks
+        every ``flush_check_period`` (1 s), and without the lock it would write again every
+        chunk a slower flush (a forced one, or shutdown) is still writing.
         """
+        with self._flush_lock:
+            return self._flush(reason)
+
+    def _flush(self, reason: FlushReason | None) -> int:
         ing = self.config.ingester
         now = time.time_ns()
         with self._lock:
@@ -293,9 +302,18 @@ class Store:
         return min(pins) if pins else None
 
     def _write_chunks(self, chunks: list[ClosedChunk]) -> int:
+        """Write the chunk objects in batches made durable together, then index them.
+
+        Every chunk of this flush is durable before the index segment that names it is written,
+        and that segment before the WAL's FLUSHED records (``_register_flushed``): a crash at any
+        point leaves at worst unindexed chunk files (swept by the compactor) and WAL records
+        that replay entries already in a chunk (deduplicated on read).
+        """
         if not chunks:
             return 0
         rows: list[tuple[Labels, ChunkRef]] = []
+        batch: list[tuple[str, bytes]] = []
+        batch_bytes = 0
         for chunk in chunks:
             writer = ChunkWriter(str(chunk.labels).encode("utf-8", "surrogateescape"))
             for block in chunk.blocks:
@@ -303,9 +321,6 @@ class Store:
             data = writer.finish()
             digest = hashlib.sha256(data).hexdigest()[:32]
             key = f"chunks/{chunk.tenant}/{stream_id(chunk.labels):016x}/{digest}"
-            with self._lock:
-                self._inflight_chunks.add(key)  # not indexed yet: the orphan sweep must skip it
-            self.objects.put(key, data, create_only=True)
             ref = ChunkRef(
                 key,
                 chunk.min_ts,
@@ -315,6 +330,12 @@ class Store:
                 len(data),
             )
             rows.append((chunk.labels, ref))
+            batch.append((key, data))
+            batch_bytes += len(data)
+            if batch_bytes >= _FLUSH_BATCH_BYTES:  # bounds the memory of encoded chunks
+                self._put_chunks(batch)
+                batch, batch_bytes = [], 0
+        self._put_chunks(batch)
         by_tenant: dict[str, list[tuple[Labels, ChunkRef]]] = {}
         for chunk, row in zip(chunks, rows, strict=True):
             by_tenant.setdefault(chunk.tenant, []).append(row)
@@ -323,6 +344,14 @@ class Store:
                 self.write_index_segment(tenant, tenant_rows)
             self._register_flushed(chunks, rows)
         return len(chunks)
+
+    def _put_chunks(self, batch: list[tuple[str, bytes]]) -> None:
+        if not batch:
+            return
+        with self._lock:
+            # Not indexed yet: the compactor's orphan sweep must skip them.
+            self._inflight_chunks.update(key for key, _ in batch)
+        self.objects.put_many(batch, create_only=True)
 
     def write_index_segment(self, tenant: str, rows: list[tuple[Labels, ChunkRef]]) -> None:
         self._index_seq += 1

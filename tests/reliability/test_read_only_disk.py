@@ -4,7 +4,6 @@ again — through a restart, exactly once. (ENOSPC is covered in tests/store/tes
 
 from __future__ import annotations
 
-import builtins
 import errno
 import time
 from pathlib import Path
@@ -43,12 +42,14 @@ class Disk:
 
         wal._file = File()
 
-        def guarded_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-            if disk.read_only and any(c in mode for c in "wax+"):
-                raise OSError(errno.EROFS, "Read-only file system", str(path))
-            return builtins.open(path, mode, *args, **kwargs)
+        real_open_new = objstore._open_new
 
-        monkeypatch.setattr(objstore, "open", guarded_open, raising=False)
+        def guarded_open_new(path: str) -> int:
+            if disk.read_only:
+                raise OSError(errno.EROFS, "Read-only file system", path)
+            return real_open_new(path)
+
+        monkeypatch.setattr(objstore, "_open_new", guarded_open_new)
 
 
 def test_read_only_disk_is_503_reads_keep_working_and_writes_resume(

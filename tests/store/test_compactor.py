@@ -126,3 +126,29 @@ def test_chunk_files_no_index_names_are_swept_but_fresh_ones_kept(tmp_path: Path
     assert "chunks/t/00000000000000bb/inflight" in keys
     assert read_all(store, '{a="1"}') == [(t, b"kept")]
     store.close()
+
+
+def test_a_merge_that_reproduces_one_of_its_chunks_keeps_that_file(tmp_path: Path) -> None:
+    # A client retries a push whose reply it lost, after the first copy was already flushed and
+    # merged: merging the retry's chunk into the merged one yields the merged chunk again, byte
+    # for byte, under the same content-derived key. Deleting the "old" chunks must not delete it.
+    store = make(tmp_path)
+    t = time.time_ns() - HOUR
+    first = [(t + i, f"first {i}".encode()) for i in range(3)]
+    second = [(t + 10 + i, f"second {i}".encode()) for i in range(3)]
+    push(store, '{a="1"}', first)
+    store.flush()
+    push(store, '{a="1"}', second)
+    store.flush()
+    assert store.compact().chunks_written == 1
+    push(store, '{a="1"}', first)  # the retry: exact duplicates of flushed entries
+    store.flush()
+    result = store.compact()
+    assert (result.chunks_merged, result.chunks_written) == (2, 1)
+    assert read_all(store, '{a="1"}') == first + second
+    (ref,) = store.chunk_refs("t")[Labels.parse('{a="1"}')]
+    assert store.objects.size(ref.key) == ref.size
+    store.close()
+    reopened = make(tmp_path)
+    assert read_all(reopened, '{a="1"}') == first + second
+    reopened.close()

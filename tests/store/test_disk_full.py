@@ -72,16 +72,18 @@ def test_a_failed_chunk_write_keeps_data_in_memory_and_retries(
     store = LogStore(config=config)
     t = time.time_ns()
     store.push({"job": "x"}, [(t, "kept")])
-    real_put = store.store.objects.put
+    objects = store.store.objects
 
-    def failing_put(key: str, data: bytes, *, create_only: bool = False) -> None:
+    def failing_put(*args: object, **kwargs: object) -> None:
         raise StorageUnavailable("cannot write: No space left on device")
 
-    monkeypatch.setattr(store.store.objects, "put", failing_put)
+    # Chunks go through put_many (one durable batch per flush), index segments through put.
+    monkeypatch.setattr(objects, "put_many", failing_put)
+    monkeypatch.setattr(objects, "put", failing_put)
     with pytest.raises(StorageUnavailable):
         store.flush()
     assert [e.line for s in store.select('{job="x"}') for e in s.entries] == [b"kept"]
-    monkeypatch.setattr(store.store.objects, "put", real_put)
+    monkeypatch.undo()
     assert store.flush() == 1
     assert [e.line for s in store.select('{job="x"}') for e in s.entries] == [b"kept"]
     store.close()
