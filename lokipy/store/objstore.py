@@ -73,8 +73,8 @@ class LocalObjectStore:
     (temp file, sync, rename, sync of the directory).
 
     ``sync`` picks how a batch is made durable (``lokipy.store.durable``: a mode, or a
-    :data:`Syncer` of one's own); batches smaller than ``batch_min`` use per-file fsync, which
-    is cheaper than a filesystem-wide ``syncfs`` when there are only a few files and much
+    :data:`Syncer` of one's own); batches smaller than ``batch_min`` always use the fsync
+    batch, cheaper than a filesystem-wide ``syncfs`` when there are only a few files and much
     unrelated dirty data (the WAL).
     """
 

@@ -21,7 +21,7 @@ import pytest
 from lokipy.testing.server import ServerProcess
 
 WORKERS = 3
-STREAMS_PER_WORKER = 6  # 18 streams: a flush of them all is a batch past the syncfs threshold (16)
+STREAMS_PER_WORKER = 6  # 18 streams: flushes write many chunk files as one batch
 
 CONFIG = {
     "limits_config": {

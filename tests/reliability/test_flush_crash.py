@@ -38,6 +38,7 @@ from lokipy.model.entry import PushRequest, PushStream
 from lokipy.store.wal import WAL, RecordType
 
 data, point, count, round_no, streams = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+sync = sys.argv[6]
 store_mod._FLUSH_BATCH_BYTES = 2048  # several chunk batches per flush
 cfg = Config(
     data_dir=Path(data),
@@ -46,7 +47,9 @@ cfg = Config(
     wal=WALConfig(segment_size=4096),
 )
 store = store_mod.Store(cfg, start_flusher=False)
-store.objects._batch_min = 2  # chunk batches take the syncfs path (where available), the index fsync
+if sync == "syncfs" and durable.syncfs_available():
+    store.objects._batch_syncer = durable.make_syncer("syncfs")
+store.objects._batch_min = 2  # chunk batches take the batch path, the index the single-file one
 base = time.time_ns() - 10**9
 for n in range(4):
     req = PushRequest([
@@ -118,9 +121,11 @@ def config(data: Path) -> Config:
     )
 
 
-def run_child(data: Path, point: str, count: int, round_no: int) -> list[tuple[str, int, bytes]]:
+def run_child(
+    data: Path, point: str, count: int, round_no: int, sync: str = "auto"
+) -> list[tuple[str, int, bytes]]:
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(data), point, str(count), str(round_no), str(STREAMS)],
+        [sys.executable, "-c", CHILD, str(data), point, str(count), str(round_no), str(STREAMS), sync],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -167,8 +172,9 @@ def check(data: Path, acked: list[tuple[str, int, bytes]]) -> None:
 
 
 @pytest.mark.parametrize(("point", "count"), POINTS, ids=[f"{p}-{c}" for p, c in POINTS])
-def test_sigkill_at_each_step_of_a_batched_flush(tmp_path: Path, point: str, count: int) -> None:
-    acked = run_child(tmp_path / "data", point, count, 0)
+@pytest.mark.parametrize("sync", ["auto", "syncfs"])
+def test_sigkill_at_each_step_of_a_batched_flush(tmp_path: Path, point: str, count: int, sync: str) -> None:
+    acked = run_child(tmp_path / "data", point, count, 0, sync)
     assert len(acked) == 4 * STREAMS
     check(tmp_path / "data", acked)
 
@@ -180,6 +186,6 @@ def test_consecutive_sigkills_at_every_step_on_one_data_folder(tmp_path: Path) -
     acked: list[tuple[str, int, bytes]] = []
     began = time.monotonic()
     for round_no, (point, count) in enumerate(POINTS, start=1):
-        acked.extend(run_child(data, point, count, round_no))
+        acked.extend(run_child(data, point, count, round_no, "syncfs" if round_no % 2 else "auto"))
     check(data, acked)
     assert time.monotonic() - began < 120

@@ -144,10 +144,14 @@ def test_both_real_sync_modes_store_the_same_objects(tmp_path: Path, mode: str) 
     assert all(store.get(k) == v for k, v in batch)
 
 
-def test_auto_mode_uses_syncfs_where_it_is_sound() -> None:
-    expected = SyncfsBatch if syncfs_available() else FsyncBatch
-    assert make_syncer("auto") is expected
+def test_auto_mode_is_the_fsync_pool_and_syncfs_is_chosen_explicitly() -> None:
+    assert make_syncer("auto") is FsyncBatch
     assert make_syncer("fsync") is FsyncBatch
+    if syncfs_available():
+        assert make_syncer("syncfs") is SyncfsBatch
+    else:
+        with pytest.raises(ValueError, match="syncfs"):
+            make_syncer("syncfs")
 
 
 @pytest.mark.skipif(not syncfs_available(), reason="syncfs(2) needs Linux >= 5.8")
