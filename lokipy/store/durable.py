@@ -12,8 +12,8 @@ pay less:
   filesystem. Since 5.8 it reports any writeback error on the filesystem since the descriptor
   it is given was opened, so that descriptor is opened *before* the batch's files are written.
   It also waits for every other writer's dirty data on that filesystem (the WAL, other
-  programs), and measured slower here: a flush of 14 802 chunk files took 12.8 / 14.2 s with
-  the fsync pool and 19.4 / 22.4 s with syncfs (alternating runs, ext4); 15 000 bare files
+  programs), and measured slower here: a flush of 14 802 chunk files took 12.8-14.2 s with
+  the fsync pool and 14.0-22.4 s with syncfs (4 alternating pairs, ext4); 15 000 bare files
   0.58-0.66 against 0.72-0.99 ms per file (one fsync pair per file: 3.3 ms).
 
 :class:`LocalObjectStore.put_many <lokipy.store.objstore.LocalObjectStore>` drives a
