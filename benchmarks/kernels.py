@@ -13,6 +13,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
+from typing import Any
 
 import re2
 import zstandard
@@ -43,11 +44,16 @@ def find_starts(needle: bytes) -> Hits:
     return hits
 
 
-def regex_starts(pattern: bytes) -> Hits:
-    """Same for an RE2 pattern searched over the whole block (``never_nl``: one line at a time)."""
+def _line_regex(pattern: bytes) -> Any:
+    """RE2 search that never crosses a newline (``never_nl``): one line at a time."""
     opts = re2.Options()
     opts.never_nl = True
-    search = re2.compile(pattern, options=opts).search
+    return re2.compile(pattern, options=opts).search
+
+
+def regex_starts(pattern: bytes) -> Hits:
+    """Same for an RE2 pattern searched over the whole block (``never_nl``: one line at a time)."""
+    search = _line_regex(pattern)
 
     def hits(text: bytes) -> list[int]:
         out: list[int] = []
@@ -166,9 +172,7 @@ def find_starts_in(needle: bytes) -> RangeHits:
 
 
 def regex_starts_in(pattern: bytes) -> RangeHits:
-    opts = re2.Options()
-    opts.never_nl = True
-    search = re2.compile(pattern, options=opts).search
+    search = _line_regex(pattern)
 
     def hits(text: bytes, a: int, b: int) -> list[int]:
         out: list[int] = []
