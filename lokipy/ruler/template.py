@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lokipy.logql.log.gofmt import sprintf
 from lokipy.model.labels import unquote_go_string
 from lokipy.model.regex import compile_regex
 from lokipy.ruler import gofmt
@@ -195,7 +196,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "humanizeDuration": lambda v: gofmt.humanize_duration(_num(v)),
     "humanizePercentage": lambda v: gofmt.humanize_percentage(_num(v)),
     "humanizeTimestamp": lambda v: gofmt.humanize_timestamp(_num(v)),
-    "printf": gofmt.printf,
+    "printf": sprintf,  # the one Go fmt.Sprintf, shared with LogQL templates
     "print": lambda *a: "".join(gofmt.go_value(x) for x in a),
     "println": lambda *a: " ".join(gofmt.go_value(x) for x in a) + "\n",
     "toUpper": lambda s: str(s).upper(),

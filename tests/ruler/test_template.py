@@ -9,6 +9,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lokipy.logql.log.gofmt import sprintf
 from lokipy.ruler import gofmt
 from lokipy.ruler.template import Template, TemplateError, alert_data
 from tests.shared import require_shared
@@ -61,10 +62,14 @@ def test_humanize_family() -> None:
 
 
 def test_printf_verbs() -> None:
-    assert gofmt.printf("%.2f", 1.0) == "1.00"
-    assert gofmt.printf("%s=%v (%d)", "a", 2.5, 3) == "a=2.5 (3)"
-    assert gofmt.printf("%q", 'x"y') == '"x\\"y"'
-    assert gofmt.printf("%d") == "%!d(MISSING)"
+    assert sprintf("%.2f", 1.0) == "1.00"
+    assert sprintf("%s=%v (%d)", "a", 2.5, 3) == "a=2.5 (3)"
+    assert sprintf("%q", 'x"y') == '"x\\"y"'
+    assert sprintf("%d") == "%!d(MISSING)"
+    # Alert templates and LogQL templates share one Sprintf, exact to Go's for sample values
+    # (float64): %d of a float is a bad verb, widths and flags apply.
+    got = Template("t", '{{ printf "%d|%5.1f|" $value $value }}').expand(alert_data({}, {}, "", 3.0))
+    assert got == "%!d(float64=3)|  3.0|"
 
 
 def expand(src: str, labels: dict[str, str] | None = None, value: float = 1.0) -> str:
