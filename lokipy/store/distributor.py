@@ -196,8 +196,7 @@ class Distributor:
         lim = self.limits
         # The checks every entry of a stream usually passes, done on whole columns; a stream
         # that fails one (or carries metadata, or needs levels) takes the entry-by-entry path.
-        oldest = now - lim.reject_old_samples_max_age if lim.reject_old_samples else None
-        newest = now + lim.creation_grace_period
+        oldest, newest = self._time_bounds(now)
         max_line = lim.max_line_size or None
         plain = not (lim.discover_log_levels and lim.allow_structured_metadata)
         label_errors = self._label_errors
@@ -232,13 +231,18 @@ class Distributor:
         self._check_rate(tenant, out)
         return out
 
+    def _time_bounds(self, now: int) -> tuple[int | None, int]:
+        """Oldest (None: no limit) and newest acceptable timestamps for a push at ``now``."""
+        lim = self.limits
+        oldest = now - lim.reject_old_samples_max_age if lim.reject_old_samples else None
+        return oldest, now + lim.creation_grace_period
+
     def _validate_entries(
         self, labels: Labels, stream: PushStream, lengths: list[int], now: int, out: Validated
     ) -> ValidStream | None:
         lim = self.limits
         ts, lines, md = stream.timestamps, stream.lines, stream.metadata
-        oldest = now - lim.reject_old_samples_max_age if lim.reject_old_samples else None
-        newest = now + lim.creation_grace_period
+        oldest, newest = self._time_bounds(now)
         max_line = lim.max_line_size
         all_good = (
             (oldest is None or min(ts) >= oldest)
