@@ -7,6 +7,8 @@ server-side failures, so promtail retries exactly when it should.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
@@ -34,10 +36,32 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _push(request: Request, legacy: bool) -> Response:
+PushHandler = Callable[[Request, bytes, str, bool], Awaitable[Response]]
+"""Takes (request, body, tenant, legacy) once the body is read and the tenant known."""
+
+
+def add_push_routes(router: APIRouter, handle: PushHandler) -> None:
+    """Loki's two push routes on ``router``: the v1 path and the legacy ``/api/prom/push``
+    (v0 JSON shape), both reading the body under the server's size limit and resolving the
+    tenant before ``handle`` (the store here, the counting sink in sink mode)."""
+
+    async def push(request: Request, legacy: bool) -> Response:
+        state: AppState = request.app.state.lokipy
+        tenant = tenant_of(request, state.config.server.auth_enabled)
+        body = await read_body(request, state.config.server.max_recv_msg_size)
+        return await handle(request, body, tenant, legacy)
+
+    @router.post("/loki/api/v1/push")
+    async def push_v1(request: Request) -> Response:
+        return await push(request, legacy=False)
+
+    @router.post("/api/prom/push")
+    async def push_legacy(request: Request) -> Response:
+        return await push(request, legacy=True)
+
+
+async def _store_push(request: Request, body: bytes, tenant: str, legacy: bool) -> Response:
     state: AppState = request.app.state.lokipy
-    tenant = tenant_of(request, state.config.server.auth_enabled)
-    body = await read_body(request, state.config.server.max_recv_msg_size)
     result = await run_in_threadpool(
         state.logstore.push_body,
         body,
@@ -52,11 +76,4 @@ async def _push(request: Request, legacy: bool) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/loki/api/v1/push")
-async def push_v1(request: Request) -> Response:
-    return await _push(request, legacy=False)
-
-
-@router.post("/api/prom/push")
-async def push_legacy(request: Request) -> Response:
-    return await _push(request, legacy=True)
+add_push_routes(router, _store_push)

@@ -13,10 +13,8 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
-from lokipy.api.push import read_body
+from lokipy.api.push import add_push_routes
 from lokipy.api.responses import LokiJSON
-from lokipy.api.state import AppState
-from lokipy.api.tenant import tenant_of
 from lokipy.sink.counter import Sink
 from lokipy.sink.metrics import render_metrics
 
@@ -32,10 +30,7 @@ def _flag(value: str | None, default: bool) -> bool:
 def sink_router(sink: Sink) -> APIRouter:
     router = APIRouter()
 
-    async def _push(request: Request, legacy: bool) -> Response:
-        state: AppState = request.app.state.lokipy
-        tenant = tenant_of(request, state.config.server.auth_enabled)
-        body = await read_body(request, state.config.server.max_recv_msg_size)
+    async def count(request: Request, body: bytes, tenant: str, legacy: bool) -> Response:
         # Counted on the event loop: no thread hop per request, the cost is the decode itself.
         sink.push_body(
             body,
@@ -46,13 +41,7 @@ def sink_router(sink: Sink) -> APIRouter:
         )
         return Response(status_code=204)
 
-    @router.post("/loki/api/v1/push")
-    async def push_v1(request: Request) -> Response:
-        return await _push(request, legacy=False)
-
-    @router.post("/api/prom/push")
-    async def push_legacy(request: Request) -> Response:
-        return await _push(request, legacy=True)
+    add_push_routes(router, count)
 
     @router.get("/sink/stats")
     async def stats(request: Request) -> Response:
