@@ -9,12 +9,14 @@ keyed by the label names in the query's matchers, or by ``targetLabels``; with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import MultiDict
 from starlette.responses import Response
 
 from lokipy.api.params import (
+    TimeRange,
     check_query_length,
     limit_param,
     params_of,
@@ -87,25 +89,41 @@ def _top(found: dict[Key, int], limit: int) -> list[Key]:
     return [k for k, _ in ranked[:limit]]
 
 
-async def _request(request: Request) -> tuple[AppState, str, MultiDict]:
+@dataclass(frozen=True, slots=True)
+class VolumeRequest:
+    """What both volume endpoints read from a request, checked against the tenant's limits."""
+
+    state: AppState
+    tenant: str
+    params: MultiDict
+    matchers: list[LabelMatcher]
+    tr: TimeRange
+    limit: int
+    targets: list[str]
+    by_labels: bool
+
+
+async def _request(request: Request) -> VolumeRequest:
     state: AppState = request.app.state.lokipy
     tenant = tenant_of(request, state.config.server.auth_enabled, multi=True)
-    return state, tenant, await params_of(request)
-
-
-@router.api_route("/loki/api/v1/index/volume", methods=["GET", "POST"])
-async def volume(request: Request) -> Response:
-    state, tenant, params = await _request(request)
+    params = await params_of(request)
     matchers = selector_matchers(query_param(params))
     tr = time_range(params)
     check_query_length(tr, state.config.limits_for(tenant).max_query_length)
     limit = limit_param(params)
     targets, by_labels = _targets(params, matchers)
+    return VolumeRequest(state, tenant, params, matchers, tr, limit, targets, by_labels)
+
+
+@router.api_route("/loki/api/v1/index/volume", methods=["GET", "POST"])
+async def volume(request: Request) -> Response:
+    r = await _request(request)
+    store, tr = r.state.logstore.store, r.tr
     found = await run_query(
-        state, tenant, volumes, state.logstore.store, tenant, matchers, targets, by_labels, tr.start, tr.end
+        r.state, r.tenant, volumes, store, r.tenant, r.matchers, r.targets, r.by_labels, tr.start, tr.end
     )
     at = seconds(tr.end)
-    result = [{"metric": dict(k), "value": [at, str(found[k])]} for k in _top(found, limit)]
+    result = [{"metric": dict(k), "value": [at, str(found[k])]} for k in _top(found, r.limit)]
     return query_response({"resultType": "vector", "result": result})
 
 
@@ -129,13 +147,9 @@ def _range_volumes(
 
 @router.api_route("/loki/api/v1/index/volume_range", methods=["GET", "POST"])
 async def volume_range(request: Request) -> Response:
-    state, tenant, params = await _request(request)
-    matchers = selector_matchers(query_param(params))
-    tr = time_range(params)
-    check_query_length(tr, state.config.limits_for(tenant).max_query_length)
-    limit = limit_param(params)
-    targets, by_labels = _targets(params, matchers)
-    step = parse_step(params["step"]) if params.get("step") else max((tr.end - tr.start) // 250, 10**9)
+    r = await _request(request)
+    tr = r.tr
+    step = parse_step(r.params["step"]) if r.params.get("step") else max((tr.end - tr.start) // 250, 10**9)
     if step <= 0:
         raise InvalidInput(
             "zero or negative query resolution step widths are not accepted. Try a positive integer"
@@ -146,14 +160,14 @@ async def volume_range(request: Request) -> Response:
             "Try increasing the value of the step parameter"
         )
     points = await run_query(
-        state,
-        tenant,
+        r.state,
+        r.tenant,
         _range_volumes,
-        state.logstore.store,
-        tenant,
-        matchers,
-        targets,
-        by_labels,
+        r.state.logstore.store,
+        r.tenant,
+        r.matchers,
+        r.targets,
+        r.by_labels,
         tr.start,
         tr.end,
         step,
@@ -162,7 +176,7 @@ async def volume_range(request: Request) -> Response:
     for _, found in points:
         for k, v in found.items():
             totals[k] = totals.get(k, 0) + v
-    keep = sorted(_top(totals, limit))
+    keep = sorted(_top(totals, r.limit))
     result = []
     for key in keep:
         values = [[seconds(t), str(found[key])] for t, found in points if key in found]
