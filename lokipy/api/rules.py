@@ -8,6 +8,7 @@ state and mounts the routes when ``enable_api`` is on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -34,6 +35,7 @@ from lokipy.ruler.rules import (
     validate_groups,
 )
 from lokipy.ruler.service import ruler_for
+from lokipy.ruler.store import LocalRuleStore
 
 router = APIRouter()
 YAML_TYPE = "application/yaml"
@@ -152,25 +154,20 @@ async def set_group(request: Request, namespace: str) -> Response:
 
 
 async def delete_group(request: Request, namespace: str, group: str) -> Response:
-    ruler, tenant = _ctx(request)
-    if ruler.store is None:
-        return _json_error("server_error", "no rule storage configured", 500)
-    try:
-        ruler.store.delete_group(tenant, namespace, group)
-    except NotFound as err:
-        return _json_error("not_found", str(err), 404)
-    except InvalidInput as err:
-        return _json_error("bad_data", str(err), 400)
-    await run_in_threadpool(ruler.sync)  # may wait for a running evaluation to finish
-    return LokiJSON(_OK, status_code=202)
+    return await _delete(request, lambda store, tenant: store.delete_group(tenant, namespace, group))
 
 
 async def delete_namespace(request: Request, namespace: str) -> Response:
+    return await _delete(request, lambda store, tenant: store.delete_namespace(tenant, namespace))
+
+
+async def _delete(request: Request, delete: Callable[[LocalRuleStore, str], None]) -> Response:
+    """Run ``delete(rule_store, tenant)``, then reload the ruler (Loki answers 202)."""
     ruler, tenant = _ctx(request)
     if ruler.store is None:
         return _json_error("server_error", "no rule storage configured", 500)
     try:
-        ruler.store.delete_namespace(tenant, namespace)
+        delete(ruler.store, tenant)
     except NotFound as err:
         return _json_error("not_found", str(err), 404)
     except InvalidInput as err:
