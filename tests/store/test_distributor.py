@@ -149,3 +149,17 @@ def test_json_maps_arrive_as_labels_and_skip_parsing() -> None:
         PushRequest([PushStream(Labels.from_map({"b": "2", "a": "1"}), [NOW], [b"x"])]), "t", NOW
     )
     assert str(out.streams[0].labels) == '{a="1", b="2"}'
+
+
+def test_label_parses_are_remembered_for_twenty_thousand_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A tenant with 20 000 active streams sends each label set again in every push: the
+    # second push must not parse any of them again (the cache used to hold only 8192).
+    d = Distributor(PLAIN)
+    t = time.time_ns()
+    req = PushRequest([stream(f'{{job="j", n="{i}"}}', (t, b"x")) for i in range(20_000)])
+    assert len(d.validate(req, "t").streams) == 20_000
+    parsed: list[str] = []
+    real_parse = Labels.parse
+    monkeypatch.setattr(Labels, "parse", staticmethod(lambda text: parsed.append(text) or real_parse(text)))
+    assert len(d.validate(req, "t").streams) == 20_000
+    assert parsed == []
