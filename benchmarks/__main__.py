@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = report.evaluate(res)
     report.print_table(rows)
+    context = report.ingest_context(res)
+    report.print_context(context)
     env["loadavg_end"] = tuple(round(x, 2) for x in os.getloadavg())
     payload = {
         "workload": WORKLOAD,
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "corpus": stats,
         "rows": rows,
+        "ingest_context": context,
         "measurements": {k: m.as_dict() for k, m in res.items.items()},
         "skipped": res.skipped,
         "failures": [m.key for m in res.failures()],

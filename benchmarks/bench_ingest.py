@@ -4,7 +4,10 @@
 - I2: protobuf+snappy bodies the same way;
 - I3: the protobuf bodies POSTed over loopback, one keep-alive client, to a real
   ``python -m lokipy serve`` process, stopped with SIGTERM afterwards (which flushes);
-- S1: bytes left on disk after flush and close (chunks + index + any WAL), from I2's store.
+- S1: bytes left on disk after flush and close (chunks + index + any WAL), from I2's store;
+- ``model.ingest_json`` / ``model.ingest_protobuf``: the minimal in-memory ingest models of
+  ``docs/performance.md`` (:mod:`benchmarks.ingest_models`), timed in the same rounds as I1/I2
+  and SQLite, as context for the I1/I2 ratios.
 
 The timed phase of I1/I2 is push + flush: at its end every line is compressed into chunk files,
 as in the minimal ingest model of ``docs/performance.md``; the push-only rate is reported too.
@@ -33,6 +36,7 @@ import xxhash
 
 from benchmarks.baselines import SqliteInsert
 from benchmarks.datasets import SPAN_NS, T0_NS, Corpus
+from benchmarks.ingest_models import model_tasks
 from benchmarks.pushbodies import Bodies
 from benchmarks.results import Measurement, Results
 from benchmarks.timing import Task, Timing, measure_many, peak_rss_bytes, reset_peak_rss, rss_bytes
@@ -342,6 +346,19 @@ def _http(
     )
 
 
+def _model_measurement(key: str, t: Timing, corpus: Corpus) -> Measurement:
+    kind = "JSON" if key.endswith("json") else "protobuf+snappy"
+    return Measurement(
+        key,
+        f"performance.md's minimal {kind} ingest model (decode, append, cut, zstd; no WAL/files)",
+        t,
+        nbytes=corpus.raw_bytes,
+        nlines=corpus.n_lines,
+        check="entries stored == lines",
+        error=None if t.result == corpus.n_lines else f"{t.result} entries stored, want {corpus.n_lines}",
+    )
+
+
 def measure_ingest(
     corpus: Corpus,
     bodies: Bodies,
@@ -374,9 +391,14 @@ def measure_ingest(
             )
         if runners:
             sqlite = SqliteInsert(corpus, base)
-            tasks = [sqlite.task(), *(r.task(want) for r in runners)]
+            models = model_tasks(
+                bodies.json if only("I1") else None, bodies.proto if only("I2") else None
+            )
+            tasks = [sqlite.task(), *models, *(r.task(want) for r in runners)]
             timings = measure_many(tasks, runs)
             res.add(sqlite.measurement(timings[sqlite.name]))
+            for model in models:
+                res.add(_model_measurement(model.name, timings[model.name], corpus))
             for r in runners:
                 m = res.add(r.measurement(timings[r.key], corpus))
                 if r.key == "I2":

@@ -204,6 +204,67 @@ def evaluate(res: Results) -> list[dict[str, Any]]:
     return out
 
 
+# (store run, model run): I1/I2 next to the minimal ingest models of benchmarks/ingest_models.py.
+_MODEL_PAIRS = (("I1", "model.ingest_json"), ("I2", "model.ingest_protobuf"))
+_SQLITE = "limit.sqlite_executemany"
+
+
+def ingest_context(res: Results) -> list[dict[str, Any]]:
+    """For I1 and I2: the minimal model's rate, its ratio to SQLite (what the least possible
+    work reaches against the I1/I2 baseline on this machine), and lokipy's ratio to the model."""
+    out = []
+    sqlite = res.get(_SQLITE)
+    for store_key, model_key in _MODEL_PAIRS:
+        store, model = res.get(store_key), res.get(model_key)
+        if store is None or model is None or sqlite is None or not (store.ok and model.ok):
+            continue
+        if store.lines_s is None or model.lines_s is None or sqlite.lines_s is None:
+            continue
+        out.append(
+            {
+                "id": store_key,
+                "model": model_key,
+                "model_lines_s": model.lines_s,
+                "model_over_sqlite": model.lines_s / sqlite.lines_s,
+                "store_over_sqlite": store.lines_s / sqlite.lines_s,
+                "store_over_model": store.lines_s / model.lines_s,
+            }
+        )
+    return out
+
+
+def print_context(context: list[dict[str, Any]]) -> None:
+    for c in context:
+        print(
+            f"{c['id']}: {c['store_over_sqlite']:.2f}x SQLite; the minimal model {c['model']} "
+            f"{c['model_over_sqlite']:.2f}x SQLite; {c['id']} = {c['store_over_model']:.2f}x the model"
+        )
+
+
+def _context_markdown(context: list[dict[str, Any]]) -> list[str]:
+    if not context:
+        return []
+    out = [
+        "",
+        "## Ingest against the minimal models",
+        "",
+        "The minimal in-memory ingest models of `docs/performance.md` (decode, append, cut, "
+        "zstd; no validation, WAL, files or index; `benchmarks/ingest_models.py`), timed in the "
+        "same rounds as I1/I2 and SQLite: how far the least possible work gets against the "
+        "I1/I2 baseline on this machine, and how close lokipy is to it.",
+        "",
+        "| id | model | model M lines/s | model / SQLite | lokipy / SQLite | lokipy / model |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for c in context:
+        out.append(
+            f"| {c['id']} | `{c['model']}` | {c['model_lines_s'] / 1e6:.3f} | "
+            f"{c['model_over_sqlite']:.2f}x | {c['store_over_sqlite']:.2f}x | "
+            f"{c['store_over_model']:.2f}x |"
+        )
+    return out
+
+
 def _fmt_target(row: dict[str, Any], value: float | None) -> str:
     if value is None:
         return "-"
@@ -283,6 +344,7 @@ def write_markdown(path: Path, payload: dict[str, Any], chart_name: str | None) 
         )
     if chart_name:
         out += ["", f"![score per target]({chart_name})"]
+    out += _context_markdown(payload.get("ingest_context", []))
     out += [
         "",
         "## Every measurement",
