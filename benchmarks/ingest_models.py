@@ -62,10 +62,11 @@ class _Store:
         self.entries = 0
         self.compressed = 0
 
-    def head(self, key: Any, canonical: Callable[[], bytes]) -> _Head:
+    def head(self, key: Any, canonical: Callable[[Any], bytes], labels: Any) -> _Head:
+        """The stream's open head; ``canonical(labels)`` is built only for a new label set."""
         sid = self.sids.get(key)
         if sid is None:
-            sid = self.sids[key] = xxhash.xxh64_intdigest(canonical())
+            sid = self.sids[key] = xxhash.xxh64_intdigest(canonical(labels))
         head = self.heads.get(sid)
         if head is None:
             head = self.heads[sid] = _Head()
@@ -92,7 +93,7 @@ def ingest_json(bodies: list[bytes]) -> int:
     for body in bodies:
         for stream in orjson.loads(body)["streams"]:
             labels = stream["stream"]
-            head = store.head(tuple(labels.items()), lambda: _canonical(labels))
+            head = store.head(tuple(labels.items()), _canonical, labels)
             ts, lines = head.ts, head.lines
             n0 = len(lines)
             for t, line in stream["values"]:
@@ -135,7 +136,7 @@ def ingest_protobuf(bodies: list[bytes], request_class: Any) -> int:
     for body in bodies:
         for stream in parse(bytes(decompress(body))).streams:
             labels = stream.labels
-            head = store.head(labels, lambda: labels)
+            head = store.head(labels, bytes, labels)
             ts, lines = head.ts, head.lines
             n0 = len(lines)
             for e in stream.entries:
@@ -162,5 +163,7 @@ def model_tasks(json_bodies: list[bytes] | None, proto_bodies: list[bytes] | Non
         tasks.append(Task("model.ingest_json", lambda _: ingest_json(json_bodies), pause, resume))
     if proto_bodies is not None:
         cls = _push_request_class()
-        tasks.append(Task("model.ingest_protobuf", lambda _: ingest_protobuf(proto_bodies, cls), pause, resume))
+        tasks.append(
+            Task("model.ingest_protobuf", lambda _: ingest_protobuf(proto_bodies, cls), pause, resume)
+        )
     return tasks

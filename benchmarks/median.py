@@ -67,6 +67,7 @@ def markdown(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
             f"| {r['id']} | `{what}` | {cells} | {_fmt(r['median'], unit)} | {target} | {stretch} | "
             f"{r['status']} |"
         )
+    lines += _context(runs)
     lines.append("")
     for i, run in enumerate(runs):
         env = run["env"]
@@ -75,6 +76,36 @@ def markdown(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
             f"{env.get('loadavg_end')}, `{run['command']}` ({run['total_s']:.0f} s)"
         )
     return "\n".join(lines) + "\n"
+
+
+_CONTEXT_COLUMNS = (
+    ("model_over_sqlite", "model / SQLite"),
+    ("store_over_sqlite", "lokipy / SQLite"),
+    ("store_over_model", "lokipy / model"),
+)
+
+
+def _context(runs: list[dict[str, Any]]) -> list[str]:
+    """Median of each run's I1/I2 comparison with the minimal ingest models, if recorded."""
+    ids = [c["id"] for c in runs[0].get("ingest_context", [])]
+    if not ids:
+        return []
+    heads = " | ".join(h for _, h in _CONTEXT_COLUMNS)
+    out = [
+        "",
+        "Ingest against the minimal in-memory models (`benchmarks/ingest_models.py`), median of "
+        "the runs:",
+        "",
+        f"| id | model | {heads} |",
+        "|---|---|" + "---:|" * len(_CONTEXT_COLUMNS),
+    ]
+    for cid in ids:
+        found = [c for run in runs for c in run.get("ingest_context", []) if c["id"] == cid]
+        cells = " | ".join(
+            f"{statistics.median(c[key] for c in found):.2f}x" for key, _ in _CONTEXT_COLUMNS
+        )
+        out.append(f"| {cid} | `{found[0]['model']}` | {cells} |")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

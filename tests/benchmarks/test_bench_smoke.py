@@ -34,7 +34,8 @@ def test_tiny_run_end_to_end(tmp_path: Path) -> None:
     # Every baseline, floor and ingest figure was measured and its answer checked.
     for key in ("limit.decompress_find", "limit.count_kernel", "limit.neq_kernel",
                 "limit.re2_kernel", "limit.ts_kernel", "limit.sqlite_executemany",
-                "limit.sqlite_like", "I1", "I2", "I3"):  # fmt: skip
+                "limit.sqlite_like", "I1", "I2", "I3",
+                "model.ingest_json", "model.ingest_protobuf"):  # fmt: skip
         assert key in ms, key
         assert ms[key]["check"], key
         assert "error" not in ms[key], ms[key]
@@ -47,6 +48,11 @@ def test_tiny_run_end_to_end(tmp_path: Path) -> None:
         else:
             assert "LogQL engine" in payload["skipped"][q.spec.id]
     assert ms["S1"]["value"] > 0
+    context = {c["id"]: c for c in payload["ingest_context"]}
+    assert set(context) == {"I1", "I2"}
+    for key, model in (("I1", "model.ingest_json"), ("I2", "model.ingest_protobuf")):
+        want = ms[key]["lines_s"] / ms[model]["lines_s"]
+        assert context[key]["store_over_model"] == pytest.approx(want)
     statuses = {row["id"]: row["status"] for row in payload["rows"]}
     assert "WRONG" not in statuses.values()
     assert statuses["I1"] != "n/a" and statuses["S1"] != "n/a"
@@ -61,3 +67,16 @@ def test_a_wrong_answer_fails_the_run(tmp_path: Path, monkeypatch: pytest.Monkey
     code, payload = _run(tmp_path, "--only", "baselines")
     assert code == 1
     assert "limit.decompress_find" in payload["failures"]
+
+
+def test_an_ingest_model_that_loses_entries_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import ingest_models
+
+    real = ingest_models.ingest_json
+    monkeypatch.setattr(ingest_models, "ingest_json", lambda bodies: real(bodies[1:]))
+    code, payload = _run(tmp_path, "--only", "I1")
+    assert code == 1
+    assert payload["failures"] == ["model.ingest_json"]
+    assert "entries stored, want" in payload["measurements"]["model.ingest_json"]["error"]

@@ -52,3 +52,23 @@ def test_one_wrong_answer_makes_the_target_wrong_and_missing_runs_are_skipped() 
     text = markdown(combine(runs), runs)
     assert "| Q1a | `Q1a \\| query` | 0.80x | 0.90x | 0.70x | 0.80x |" in text
     assert text.count("- run ") == 3
+
+
+def test_the_ingest_model_comparison_is_the_median_of_the_runs() -> None:
+    def run(store_over_model: float) -> dict[str, Any]:
+        context = [
+            {
+                "id": "I2",
+                "model": "model.ingest_protobuf",
+                "model_over_sqlite": 1.2,
+                "store_over_sqlite": store_over_model * 1.2,
+                "store_over_model": store_over_model,
+            }
+        ]
+        return {**_run([_row("I2", store_over_model * 1.2, "miss")]), "ingest_context": context}
+
+    runs = [run(0.5), run(0.7), run(0.6)]
+    text = markdown(combine(runs), runs)
+    assert "| I2 | `model.ingest_protobuf` | 1.20x | 0.72x | 0.60x |" in text
+    # Runs from before the models were timed have no such table.
+    assert "minimal in-memory models" not in markdown(combine([_run([])]), [_run([])])
