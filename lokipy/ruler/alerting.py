@@ -171,7 +171,8 @@ class AlertingRule:
     def restore(
         self, saved: Mapping[LabelPairs, tuple[int, int]], t: int, grace_ns: int, tolerance_ns: int
     ) -> None:
-        """Prometheus' ``RestoreForState`` from persisted (active_at, last_seen) per alert."""
+        """Prometheus' ``RestoreForState`` at ``t`` (the wall clock after the group's second
+        evaluation since start-up) from persisted (active_at, last_seen) per alert."""
         if self.hold_ns < grace_ns:
             return
         for key, a in self.active.items():

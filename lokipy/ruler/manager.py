@@ -62,7 +62,8 @@ class Group:
         self.evaluations = 0  # rule evaluations, failures, skipped slots (operator metrics)
         self.failures = 0
         self.missed = 0
-        self.restore_pending = True
+        # Evaluations left until the one-shot ``for``-state restore (0: done).
+        self.restore_in = 2
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -72,7 +73,7 @@ class Group:
 
     def adopt(self, old: Group) -> None:
         """Carry alert state over from the previous version of this group (reload)."""
-        self.restore_pending = old.restore_pending
+        self.restore_in = old.restore_in
         by_name = {
             (r.name, tuple(sorted(r.rule.labels.items()))): r
             for r in old.rules
@@ -125,10 +126,16 @@ class Group:
                 url = self.links[i]
                 for a in rule.alerts_to_send(t, cfg.resend_delay, self.interval):
                     notify.append(alert_payload(a, cfg.external_labels, url))
-        if self.restore_pending:
-            self.restore_pending = False
-            self.ruler.restore(self, t)
-        self.ruler.persist(self, t)
+        # Prometheus restores `for` state once, right after the group's *second* evaluation
+        # (the first may run before the data its rules need is there), at the wall-clock time
+        # then, and writes ALERTS_FOR_STATE only from then on: persisting earlier would
+        # overwrite the saved state with the fresh alerts of the first evaluation.
+        if self.restore_in:
+            self.restore_in -= 1
+            if not self.restore_in:
+                self.ruler.restore(self, self.ruler.clock())
+        if not self.restore_in:
+            self.ruler.persist(self, t)
         self.last_evaluation_ns = started
         self.evaluation_seconds = (time.time_ns() - started) / 1e9
         return out, notify
@@ -235,7 +242,7 @@ class Ruler:
         tmp.write_text(json.dumps({"t": t, "rules": state}))
         os.replace(tmp, path)
 
-    def restore(self, group: Group, t: int) -> None:
+    def restore(self, group: Group, now: int) -> None:
         path = self._state_path(group)
         if path is None or not path.exists():
             return
@@ -247,7 +254,7 @@ class Ruler:
         for r in group.rules:
             if isinstance(r, AlertingRule) and r.name in saved.get("rules", {}):
                 entries = {tuple(map(tuple, lbs)): (int(at), down_at) for lbs, at in saved["rules"][r.name]}
-                r.restore(entries, t, self.config.for_grace_period, self.config.for_outage_tolerance)
+                r.restore(entries, now, self.config.for_grace_period, self.config.for_outage_tolerance)
 
     # --- loading --------------------------------------------------------------------------
 

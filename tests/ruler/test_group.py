@@ -150,20 +150,52 @@ def test_reload_keeps_alert_state_and_bad_files_keep_old_rules(tmp_path: Path) -
     assert ruler.groups == {}
 
 
-def test_for_state_restored_after_restart(tmp_path: Path) -> None:
+def _restart(ruler: Ruler, q: FakeQuery, tmp: Path, now: list[int]) -> Group:
+    """A new Ruler over the same data dir (what a restarted ``lokipy serve`` builds)."""
+    again = Ruler(ruler.config, q, tmp / "data", clock=lambda: now[0])
+    again.sync()
+    (group,) = again.groups.values()
+    return group
+
+
+def test_for_state_restored_after_the_second_evaluation(tmp_path: Path) -> None:
     ruler, q, g = make(tmp_path, for_="30m", for_grace_period=600 * S)
     q.results[ALERT] = [({"user": "alice"}, 1.0)]
     g.evaluate(T0)
     g.evaluate(T0 + 100 * S)
-    # restart 200 s later: a new Ruler over the same data dir
-    q2_ruler = Ruler(ruler.config, q, tmp_path / "data")
-    q2_ruler.sync()
-    (g2,) = q2_ruler.groups.values()
+    (state_file,) = (tmp_path / "data" / "ruler-state" / "fake").glob("*.json")
+    saved = state_file.read_text()
+    now = [0]
+    g2 = _restart(ruler, q, tmp_path, now)  # restarted 200 s after the last evaluation
     t = T0 + 300 * S
     g2.evaluate(t)
     (alert,) = g2.rules[0].active.values()
-    assert alert.active_at == T0 + (t - (T0 + 100 * S))  # shifted by the downtime
+    assert alert.active_at == t  # the first evaluation after start-up is not restored yet
+    assert state_file.read_text() == saved  # nor does it overwrite the state to restore
+    now[0] = t + 10 * S + 3 * S // 1000  # Prometheus restores at the wall clock after the 2nd one
+    g2.evaluate(t + 10 * S)
+    assert alert.active_at == T0 + (now[0] - (T0 + 100 * S))  # shifted by the downtime
+    assert json.loads(state_file.read_text())["t"] == t + 10 * S
+    now[0] += 10 * S
+    g2.evaluate(t + 20 * S)  # once only
+    assert alert.active_at == T0 + (t + 10 * S + 3 * S // 1000 - (T0 + 100 * S))
     assert math.isclose(alert.value, 1.0)
+
+
+def test_restore_waits_for_data_missing_at_the_first_evaluation(tmp_path: Path) -> None:
+    ruler, q, g = make(tmp_path, for_="30m", for_grace_period=600 * S)
+    q.results[ALERT] = [({"user": "alice"}, 1.0)]
+    g.evaluate(T0)
+    g.evaluate(T0 + 100 * S)
+    now = [T0 + 320 * S]
+    g2 = _restart(ruler, q, tmp_path, now)
+    q.results[ALERT] = []  # e.g. the data the rule needs is not there yet
+    g2.evaluate(T0 + 300 * S)
+    assert g2.rules[0].active == {}
+    q.results[ALERT] = [({"user": "alice"}, 1.0)]
+    g2.evaluate(T0 + 310 * S)
+    (alert,) = g2.rules[0].active.values()
+    assert alert.active_at == T0 + (now[0] - (T0 + 100 * S))
 
 
 def test_operator_metrics(tmp_path: Path) -> None:
