@@ -176,7 +176,7 @@ class AlertingRule:
         if self.hold_ns < grace_ns:
             return
         for key, a in self.active.items():
-            if key not in saved or a.state == INACTIVE:
+            if key not in saved:
                 continue
             active_at, down_at = saved[key]
             if down_at < t - tolerance_ns:
@@ -188,10 +188,7 @@ class AlertingRule:
                 restored = t + grace_ns - self.hold_ns
             else:
                 restored = active_at + (t - down_at)
-            a.active_at = restored
-            if a.state == FIRING and t - restored < self.hold_ns:
-                a.state = PENDING
-                a.fired_at = 0
+            a.active_at = restored  # only activeAt: the state is left to the next evaluations
 
 
 def _with(key: LabelPairs, name: str, value: str) -> LabelPairs:

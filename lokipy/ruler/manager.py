@@ -29,6 +29,7 @@ from lokipy.ruler.template import TemplateError
 log = logging.getLogger("lokipy.ruler")
 QueryFn = Callable[[str, int, str], list[QuerySample]]
 Rule = AlertingRule | RecordingRule
+S = 10**9
 
 
 def fnv64a(text: str) -> int:
@@ -250,10 +251,14 @@ class Ruler:
             saved = json.loads(path.read_text())
         except (OSError, ValueError):
             return
-        down_at = int(saved.get("t", 0))
+        # Prometheus reads ALERTS_FOR_STATE back: activeAt as the value in whole seconds and the
+        # last evaluation as the ms sample time, both taken down to whole seconds.
+        down_at = int(saved.get("t", 0)) // S * S
         for r in group.rules:
             if isinstance(r, AlertingRule) and r.name in saved.get("rules", {}):
-                entries = {tuple(map(tuple, lbs)): (int(at), down_at) for lbs, at in saved["rules"][r.name]}
+                entries = {
+                    tuple(map(tuple, lbs)): (int(at) // S * S, down_at) for lbs, at in saved["rules"][r.name]
+                }
                 r.restore(entries, now, self.config.for_grace_period, self.config.for_outage_tolerance)
 
     # --- loading --------------------------------------------------------------------------

@@ -198,6 +198,21 @@ def test_restore_waits_for_data_missing_at_the_first_evaluation(tmp_path: Path) 
     assert alert.active_at == T0 + (now[0] - (T0 + 100 * S))
 
 
+def test_restore_reads_whole_seconds_as_from_alerts_for_state(tmp_path: Path) -> None:
+    ruler, q, g = make(tmp_path, for_="1m", for_grace_period=10 * S)
+    q.results[ALERT] = [({"user": "alice"}, 1.0)]
+    t0 = T0 + 700_000_000  # slots 0.7 s past a whole second
+    g.evaluate(t0)
+    g.evaluate(t0 + 100 * S)  # firing when stopped
+    g2 = _restart(ruler, q, tmp_path, [t0 + 310 * S])
+    g2.evaluate(t0 + 300 * S)
+    g2.evaluate(t0 + 310 * S)
+    (alert,) = g2.rules[0].active.values()
+    assert alert.active_at == T0  # ALERTS_FOR_STATE keeps activeAt in whole seconds
+    g2.evaluate(t0 + 320 * S)
+    assert alert.state == "firing"
+
+
 def test_operator_metrics(tmp_path: Path) -> None:
     from lokipy.ruler.metrics import exposition_lines
 
