@@ -63,7 +63,7 @@ class Group:
         self.evaluations = 0  # rule evaluations, failures, skipped slots (operator metrics)
         self.failures = 0
         self.missed = 0
-        # Evaluations left until the one-shot ``for``-state restore (0: done).
+        # Evaluations left until the one-shot ``for``-state restore (0: done, or not wanted).
         self.restore_in = 2
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
@@ -289,6 +289,7 @@ class Ruler:
             if self.config.tenant_enabled(tenant):
                 wanted.update(self.load_tenant(tenant))
         with self.lock:
+            started = {key[0] for key in self.groups}  # tenants whose rules already run
             for key in [k for k in self.groups if k not in wanted]:
                 old = self.groups.pop(key)
                 old.stop()
@@ -301,6 +302,8 @@ class Ruler:
                 if old is not None:
                     old.stop()
                     group.adopt(old)
+                elif key[0] in started:  # Loki restores only the groups a tenant's rules start with
+                    group.restore_in = 0
                 self.groups[key] = group
                 if self.running:
                     group.start()

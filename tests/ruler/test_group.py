@@ -213,6 +213,26 @@ def test_restore_reads_whole_seconds_as_from_alerts_for_state(tmp_path: Path) ->
     assert alert.state == "firing"
 
 
+def test_groups_added_later_are_not_restored(tmp_path: Path) -> None:
+    ruler, q, g = make(tmp_path, for_="30m", for_grace_period=600 * S)
+    q.results[ALERT] = [({"user": "alice"}, 1.0)]
+    g.evaluate(T0)
+    g.evaluate(T0 + 100 * S)
+    path = tmp_path / "rules" / "fake" / "ssh.yaml"
+    text = path.read_text()
+    path.unlink()
+    (tmp_path / "rules" / "fake" / "other.yaml").write_text(text.replace("name: ssh", "name: other"))
+    ruler.sync()
+    path.write_text(text)  # the group comes back while the tenant's rules run: Loki does not restore
+    ruler.sync()
+    g2 = ruler.groups[("fake", "ssh.yaml", "ssh")]
+    assert g2 is not g
+    g2.evaluate(T0 + 300 * S)
+    g2.evaluate(T0 + 310 * S)
+    (alert,) = g2.rules[0].active.values()
+    assert alert.active_at == T0 + 300 * S
+
+
 def test_operator_metrics(tmp_path: Path) -> None:
     from lokipy.ruler.metrics import exposition_lines
 
