@@ -119,6 +119,8 @@ class Group:
             self.failures += bool(error)
             if series is None:
                 continue
+            if self.restore_in and isinstance(rule, AlertingRule):
+                series = []  # Prometheus writes ALERTS and ALERTS_FOR_STATE only once restored
             current = {labels for labels, _ in series}
             out.extend((labels, t_ms, value) for labels, value in series)
             out.extend((labels, t_ms, STALE_MARKER) for labels in self.prev_series[i] - current)

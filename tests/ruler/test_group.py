@@ -90,6 +90,7 @@ def test_recording_rule_output_and_stale_markers(tmp_path: Path) -> None:
 
 def test_alerts_series_and_notifications(tmp_path: Path) -> None:
     ruler, q, g = make(tmp_path, resend_delay=60 * S)
+    g.restore_in = 0  # restored (or a group that is not): ALERTS series are written
     q.results[ALERT] = [({"user": "alice"}, 2.0)]
     out, notify = g.evaluate(T0)
     names = sorted(dict(lbs)["__name__"] for lbs, _, _ in out)
@@ -113,6 +114,14 @@ def test_alerts_series_and_notifications(tmp_path: Path) -> None:
     assert {dict(lbs)["__name__"] for lbs, _, v in out if is_stale(v)} == {"ALERTS", "ALERTS_FOR_STATE"}
     rule = g.rules[0]
     assert rule.status.health == "ok" and rule.status.last_error == ""
+
+
+def test_no_alerts_series_before_the_restore(tmp_path: Path) -> None:
+    _, q, g = make(tmp_path)
+    q.results[ALERT] = [({"user": "alice"}, 2.0)]
+    q.results[RECORD] = [({"user": "alice"}, 2.0)]
+    names = [{dict(lbs)["__name__"] for lbs, _, _ in g.evaluate(T0 + k * 10 * S)[0]} for k in range(3)]
+    assert names == [{"logins:count"}, {"logins:count"}, {"logins:count", "ALERTS", "ALERTS_FOR_STATE"}]
 
 
 def test_query_error_sets_health_and_changes_nothing(tmp_path: Path) -> None:
