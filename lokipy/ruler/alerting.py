@@ -171,11 +171,12 @@ class AlertingRule:
     def restore(
         self, saved: Mapping[LabelPairs, tuple[int, int]], t: int, grace_ns: int, tolerance_ns: int
     ) -> None:
-        """Prometheus' ``RestoreForState`` from persisted (active_at, last_seen) per alert."""
+        """Prometheus' ``RestoreForState`` at ``t`` (the wall clock after the group's second
+        evaluation since start-up) from persisted (active_at, last_seen) per alert."""
         if self.hold_ns < grace_ns:
             return
         for key, a in self.active.items():
-            if key not in saved or a.state == INACTIVE:
+            if key not in saved:
                 continue
             active_at, down_at = saved[key]
             if down_at < t - tolerance_ns:
@@ -187,10 +188,7 @@ class AlertingRule:
                 restored = t + grace_ns - self.hold_ns
             else:
                 restored = active_at + (t - down_at)
-            a.active_at = restored
-            if a.state == FIRING and t - restored < self.hold_ns:
-                a.state = PENDING
-                a.fired_at = 0
+            a.active_at = restored  # only activeAt: the state is left to the next evaluations
 
 
 def _with(key: LabelPairs, name: str, value: str) -> LabelPairs:

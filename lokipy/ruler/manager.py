@@ -29,6 +29,7 @@ from lokipy.ruler.template import TemplateError
 log = logging.getLogger("lokipy.ruler")
 QueryFn = Callable[[str, int, str], list[QuerySample]]
 Rule = AlertingRule | RecordingRule
+S = 10**9
 
 
 def fnv64a(text: str) -> int:
@@ -62,7 +63,8 @@ class Group:
         self.evaluations = 0  # rule evaluations, failures, skipped slots (operator metrics)
         self.failures = 0
         self.missed = 0
-        self.restore_pending = True
+        # Evaluations left until the one-shot ``for``-state restore (0: done, or not wanted).
+        self.restore_in = 2
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -72,7 +74,7 @@ class Group:
 
     def adopt(self, old: Group) -> None:
         """Carry alert state over from the previous version of this group (reload)."""
-        self.restore_pending = old.restore_pending
+        self.restore_in = old.restore_in
         by_name = {
             (r.name, tuple(sorted(r.rule.labels.items()))): r
             for r in old.rules
@@ -117,6 +119,8 @@ class Group:
             self.failures += bool(error)
             if series is None:
                 continue
+            if self.restore_in and isinstance(rule, AlertingRule):
+                series = []  # Prometheus writes ALERTS and ALERTS_FOR_STATE only once restored
             current = {labels for labels, _ in series}
             out.extend((labels, t_ms, value) for labels, value in series)
             out.extend((labels, t_ms, STALE_MARKER) for labels in self.prev_series[i] - current)
@@ -125,10 +129,16 @@ class Group:
                 url = self.links[i]
                 for a in rule.alerts_to_send(t, cfg.resend_delay, self.interval):
                     notify.append(alert_payload(a, cfg.external_labels, url))
-        if self.restore_pending:
-            self.restore_pending = False
-            self.ruler.restore(self, t)
-        self.ruler.persist(self, t)
+        # Prometheus restores `for` state once, right after the group's *second* evaluation
+        # (the first may run before the data its rules need is there), at the wall-clock time
+        # then, and writes ALERTS_FOR_STATE only from then on: persisting earlier would
+        # overwrite the saved state with the fresh alerts of the first evaluation.
+        if self.restore_in:
+            self.restore_in -= 1
+            if not self.restore_in:
+                self.ruler.restore(self, self.ruler.clock())
+        if not self.restore_in:
+            self.ruler.persist(self, t)
         self.last_evaluation_ns = started
         self.evaluation_seconds = (time.time_ns() - started) / 1e9
         return out, notify
@@ -235,7 +245,7 @@ class Ruler:
         tmp.write_text(json.dumps({"t": t, "rules": state}))
         os.replace(tmp, path)
 
-    def restore(self, group: Group, t: int) -> None:
+    def restore(self, group: Group, now: int) -> None:
         path = self._state_path(group)
         if path is None or not path.exists():
             return
@@ -243,11 +253,15 @@ class Ruler:
             saved = json.loads(path.read_text())
         except (OSError, ValueError):
             return
-        down_at = int(saved.get("t", 0))
+        # Prometheus reads ALERTS_FOR_STATE back: activeAt as the value in whole seconds and the
+        # last evaluation as the ms sample time, both taken down to whole seconds.
+        down_at = int(saved.get("t", 0)) // S * S
         for r in group.rules:
             if isinstance(r, AlertingRule) and r.name in saved.get("rules", {}):
-                entries = {tuple(map(tuple, lbs)): (int(at), down_at) for lbs, at in saved["rules"][r.name]}
-                r.restore(entries, t, self.config.for_grace_period, self.config.for_outage_tolerance)
+                entries = {
+                    tuple(map(tuple, lbs)): (int(at) // S * S, down_at) for lbs, at in saved["rules"][r.name]
+                }
+                r.restore(entries, now, self.config.for_grace_period, self.config.for_outage_tolerance)
 
     # --- loading --------------------------------------------------------------------------
 
@@ -277,6 +291,7 @@ class Ruler:
             if self.config.tenant_enabled(tenant):
                 wanted.update(self.load_tenant(tenant))
         with self.lock:
+            started = {key[0] for key in self.groups}  # tenants whose rules already run
             for key in [k for k in self.groups if k not in wanted]:
                 old = self.groups.pop(key)
                 old.stop()
@@ -289,6 +304,8 @@ class Ruler:
                 if old is not None:
                     old.stop()
                     group.adopt(old)
+                elif key[0] in started:  # Loki restores only the groups a tenant's rules start with
+                    group.restore_in = 0
                 self.groups[key] = group
                 if self.running:
                     group.start()

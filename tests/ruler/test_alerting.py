@@ -176,6 +176,20 @@ def test_restore_three_cases() -> None:
     assert only(r).active_at == t  # type: ignore[attr-defined]
 
 
+def test_restore_moves_only_active_at() -> None:
+    hour, grace = 3600 * S, 600 * S
+    key = (("alertname", "SSHLogin"), ("severity", "warning"), ("username", "alice"))
+    t = T0 + 1000 * S
+    r = rule(for_s=900)
+    r.eval(t - 1000 * S, ALICE)
+    r.eval(t, ALICE)  # firing already (a `for` of one interval or less can be, at the restore)
+    r.restore({key: (T0 - 800 * S, T0)}, t, grace, hour)
+    assert only(r).active_at == t + grace - 900 * S  # type: ignore[attr-defined]
+    assert only(r).state == FIRING  # type: ignore[attr-defined]  # Prometheus leaves the state
+    r.eval(t + S, ALICE)
+    assert only(r).state == FIRING  # type: ignore[attr-defined]
+
+
 def test_recording_rule_naming_and_errors() -> None:
     d = RuleDef(expr="x", record="osquery:ssh_logins:count1m", labels={"source": "osquery"})
     out = RecordingRule(d).eval([({"__name__": "old", "username": "alice", "source": "x"}, 2.0)])

@@ -90,6 +90,7 @@ def test_recording_rule_output_and_stale_markers(tmp_path: Path) -> None:
 
 def test_alerts_series_and_notifications(tmp_path: Path) -> None:
     ruler, q, g = make(tmp_path, resend_delay=60 * S)
+    g.restore_in = 0  # restored (or a group that is not): ALERTS series are written
     q.results[ALERT] = [({"user": "alice"}, 2.0)]
     out, notify = g.evaluate(T0)
     names = sorted(dict(lbs)["__name__"] for lbs, _, _ in out)
@@ -113,6 +114,14 @@ def test_alerts_series_and_notifications(tmp_path: Path) -> None:
     assert {dict(lbs)["__name__"] for lbs, _, v in out if is_stale(v)} == {"ALERTS", "ALERTS_FOR_STATE"}
     rule = g.rules[0]
     assert rule.status.health == "ok" and rule.status.last_error == ""
+
+
+def test_no_alerts_series_before_the_restore(tmp_path: Path) -> None:
+    _, q, g = make(tmp_path)
+    q.results[ALERT] = [({"user": "alice"}, 2.0)]
+    q.results[RECORD] = [({"user": "alice"}, 2.0)]
+    names = [{dict(lbs)["__name__"] for lbs, _, _ in g.evaluate(T0 + k * 10 * S)[0]} for k in range(3)]
+    assert names == [{"logins:count"}, {"logins:count"}, {"logins:count", "ALERTS", "ALERTS_FOR_STATE"}]
 
 
 def test_query_error_sets_health_and_changes_nothing(tmp_path: Path) -> None:
@@ -150,20 +159,87 @@ def test_reload_keeps_alert_state_and_bad_files_keep_old_rules(tmp_path: Path) -
     assert ruler.groups == {}
 
 
-def test_for_state_restored_after_restart(tmp_path: Path) -> None:
+def _restart(ruler: Ruler, q: FakeQuery, tmp: Path, now: list[int]) -> Group:
+    """A new Ruler over the same data dir (what a restarted ``lokipy serve`` builds)."""
+    again = Ruler(ruler.config, q, tmp / "data", clock=lambda: now[0])
+    again.sync()
+    (group,) = again.groups.values()
+    return group
+
+
+def test_for_state_restored_after_the_second_evaluation(tmp_path: Path) -> None:
     ruler, q, g = make(tmp_path, for_="30m", for_grace_period=600 * S)
     q.results[ALERT] = [({"user": "alice"}, 1.0)]
     g.evaluate(T0)
     g.evaluate(T0 + 100 * S)
-    # restart 200 s later: a new Ruler over the same data dir
-    q2_ruler = Ruler(ruler.config, q, tmp_path / "data")
-    q2_ruler.sync()
-    (g2,) = q2_ruler.groups.values()
+    (state_file,) = (tmp_path / "data" / "ruler-state" / "fake").glob("*.json")
+    saved = state_file.read_text()
+    now = [0]
+    g2 = _restart(ruler, q, tmp_path, now)  # restarted 200 s after the last evaluation
     t = T0 + 300 * S
     g2.evaluate(t)
     (alert,) = g2.rules[0].active.values()
-    assert alert.active_at == T0 + (t - (T0 + 100 * S))  # shifted by the downtime
+    assert alert.active_at == t  # the first evaluation after start-up is not restored yet
+    assert state_file.read_text() == saved  # nor does it overwrite the state to restore
+    now[0] = t + 10 * S + 3 * S // 1000  # Prometheus restores at the wall clock after the 2nd one
+    g2.evaluate(t + 10 * S)
+    assert alert.active_at == T0 + (now[0] - (T0 + 100 * S))  # shifted by the downtime
+    assert json.loads(state_file.read_text())["t"] == t + 10 * S
+    now[0] += 10 * S
+    g2.evaluate(t + 20 * S)  # once only
+    assert alert.active_at == T0 + (t + 10 * S + 3 * S // 1000 - (T0 + 100 * S))
     assert math.isclose(alert.value, 1.0)
+
+
+def test_restore_waits_for_data_missing_at_the_first_evaluation(tmp_path: Path) -> None:
+    ruler, q, g = make(tmp_path, for_="30m", for_grace_period=600 * S)
+    q.results[ALERT] = [({"user": "alice"}, 1.0)]
+    g.evaluate(T0)
+    g.evaluate(T0 + 100 * S)
+    now = [T0 + 320 * S]
+    g2 = _restart(ruler, q, tmp_path, now)
+    q.results[ALERT] = []  # e.g. the data the rule needs is not there yet
+    g2.evaluate(T0 + 300 * S)
+    assert g2.rules[0].active == {}
+    q.results[ALERT] = [({"user": "alice"}, 1.0)]
+    g2.evaluate(T0 + 310 * S)
+    (alert,) = g2.rules[0].active.values()
+    assert alert.active_at == T0 + (now[0] - (T0 + 100 * S))
+
+
+def test_restore_reads_whole_seconds_as_from_alerts_for_state(tmp_path: Path) -> None:
+    ruler, q, g = make(tmp_path, for_="1m", for_grace_period=10 * S)
+    q.results[ALERT] = [({"user": "alice"}, 1.0)]
+    t0 = T0 + 700_000_000  # slots 0.7 s past a whole second
+    g.evaluate(t0)
+    g.evaluate(t0 + 100 * S)  # firing when stopped
+    g2 = _restart(ruler, q, tmp_path, [t0 + 310 * S])
+    g2.evaluate(t0 + 300 * S)
+    g2.evaluate(t0 + 310 * S)
+    (alert,) = g2.rules[0].active.values()
+    assert alert.active_at == T0  # ALERTS_FOR_STATE keeps activeAt in whole seconds
+    g2.evaluate(t0 + 320 * S)
+    assert alert.state == "firing"
+
+
+def test_groups_added_later_are_not_restored(tmp_path: Path) -> None:
+    ruler, q, g = make(tmp_path, for_="30m", for_grace_period=600 * S)
+    q.results[ALERT] = [({"user": "alice"}, 1.0)]
+    g.evaluate(T0)
+    g.evaluate(T0 + 100 * S)
+    path = tmp_path / "rules" / "fake" / "ssh.yaml"
+    text = path.read_text()
+    path.unlink()
+    (tmp_path / "rules" / "fake" / "other.yaml").write_text(text.replace("name: ssh", "name: other"))
+    ruler.sync()
+    path.write_text(text)  # the group comes back while the tenant's rules run: Loki does not restore
+    ruler.sync()
+    g2 = ruler.groups[("fake", "ssh.yaml", "ssh")]
+    assert g2 is not g
+    g2.evaluate(T0 + 300 * S)
+    g2.evaluate(T0 + 310 * S)
+    (alert,) = g2.rules[0].active.values()
+    assert alert.active_at == T0 + 300 * S
 
 
 def test_operator_metrics(tmp_path: Path) -> None:
