@@ -133,9 +133,8 @@ def measure_baselines(
 class SqliteInsert:
     """What a Python user would otherwise pick: one table, rows inserted in one transaction."""
 
-    name = "limit.sqlite_executemany"
-
-    def __init__(self, corpus: Corpus, tmp: Path) -> None:
+    def __init__(self, corpus: Corpus, tmp: Path, name: str = "limit.sqlite_executemany") -> None:
+        self.name = name
         self.corpus = corpus
         self.tmp = tmp
         self.rows: list[tuple[int, int, str]] = []
@@ -149,7 +148,7 @@ class SqliteInsert:
         self.rows = [(t, s, ln.decode()) for t, s, ln in cols]
         for old in self.made:  # keep only the newest database on disk
             old.unlink(missing_ok=True)
-        path = self.tmp / f"logs{len(self.made)}.db"
+        path = self.tmp / f"{self.name}-{len(self.made)}.db"  # one insert per name in a folder
         self.made.append(path)
         con = sqlite3.connect(path)
         con.execute("CREATE TABLE logs(ts INTEGER NOT NULL, stream INTEGER NOT NULL, line TEXT NOT NULL)")
