@@ -6,8 +6,8 @@
   ``python -m lokipy serve`` process, stopped with SIGTERM afterwards (which flushes);
 - S1: bytes left on disk after flush and close (chunks + index + any WAL), from I2's store;
 - ``model.ingest_json`` / ``model.ingest_protobuf``: the minimal in-memory ingest models of
-  ``docs/performance.md`` (:mod:`benchmarks.ingest_models`), timed in the same rounds as I1/I2
-  and SQLite, as context for the I1/I2 ratios.
+  ``docs/performance.md`` (:mod:`benchmarks.ingest_models`), timed round-robin with a SQLite
+  insert of their own after I1/I2's rounds, as context for the I1/I2 ratios.
 
 The timed phase of I1/I2 is push + flush: at its end every line is compressed into chunk files,
 as in the minimal ingest model of ``docs/performance.md``; the push-only rate is reported too.
@@ -36,14 +36,13 @@ import xxhash
 
 from benchmarks.baselines import SqliteInsert
 from benchmarks.datasets import SPAN_NS, T0_NS, Corpus
-from benchmarks.ingest_models import model_tasks
+from benchmarks.ingest_models import MODEL_SQLITE, model_tasks
 from benchmarks.pushbodies import Bodies
 from benchmarks.results import Measurement, Results
 from benchmarks.timing import Task, Timing, measure_many, peak_rss_bytes, reset_peak_rss, rss_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 PROTO_TYPE = "application/x-protobuf"
-MODEL_SQLITE = "model.sqlite_executemany"  # the SQLite insert timed in the models' rounds
 JSON_TYPE = "application/json"
 
 # Relaxed only where the workload needs it: its timestamps are from 2023 (older than Loki's

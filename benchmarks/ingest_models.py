@@ -4,9 +4,10 @@ The performance document's "what one core can do" table has two ingest rows that
 libraries but tiny in-memory stores: JSON (orjson -> find the stream -> append -> cut 256 KiB
 blocks -> zstd) and protobuf (snappy -> upb parse -> append -> cut -> zstd). They do the least
 an in-memory store must do: no validation, no write-ahead log, no files, no index, no fsync.
-I1/I2 are judged as ratios to SQLite's ``executemany``; timing these models in the same rounds
-shows what ratio that least work reaches on the machine of the run, so a missed I1/I2 can be
-read against it instead of against figures from another machine.
+I1/I2 are judged as ratios to SQLite's ``executemany``; timing these models in the same run
+(round-robin with a SQLite insert of their own) shows what ratio that least work reaches on the
+machine of the run, so a missed I1/I2 can be read against it instead of against figures from
+another machine.
 
 Both get every advantage lokipy has: blocks are compressed at the store's default zstd level
 (1, faster than the document's 3) and the cyclic GC is paused while they run, as it is during a
@@ -16,6 +17,7 @@ compresses each block's text and its timestamp column, as a real block does.
 
 from __future__ import annotations
 
+import gc
 from array import array
 from collections.abc import Callable
 from operator import sub
@@ -31,6 +33,7 @@ from benchmarks.timing import Task
 
 BLOCK_BYTES = 256 * 1024
 ZSTD_LEVEL = 1  # lokipy's default ``ingester.zstd_level``
+MODEL_SQLITE = "model.sqlite_executemany"  # the SQLite insert timed in the models' rounds
 
 
 class _Head:
@@ -107,7 +110,7 @@ def _canonical(labels: dict[str, str]) -> bytes:
     return ("{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}").encode()
 
 
-def _push_request_class() -> Any:
+def push_request_class() -> Any:
     """Loki's PushRequest with ``line`` and ``labels`` as bytes (wire-identical to string)."""
     f = descriptor_pb2.FieldDescriptorProto
     fdp = descriptor_pb2.FileDescriptorProto(name="bench_model.proto", package="benchmodel", syntax="proto3")
@@ -150,7 +153,6 @@ def ingest_protobuf(bodies: list[bytes], request_class: Any) -> int:
 def model_tasks(json_bodies: list[bytes] | None, proto_bodies: list[bytes] | None) -> list[Task]:
     """Tasks ``model.ingest_json`` / ``model.ingest_protobuf`` for :func:`measure_many`,
     each run with the cyclic GC paused (the setup pauses it, the teardown resumes it)."""
-    import gc
 
     def pause() -> None:
         gc.disable()
@@ -162,7 +164,7 @@ def model_tasks(json_bodies: list[bytes] | None, proto_bodies: list[bytes] | Non
     if json_bodies is not None:
         tasks.append(Task("model.ingest_json", lambda _: ingest_json(json_bodies), pause, resume))
     if proto_bodies is not None:
-        cls = _push_request_class()
+        cls = push_request_class()
         tasks.append(
             Task("model.ingest_protobuf", lambda _: ingest_protobuf(proto_bodies, cls), pause, resume)
         )

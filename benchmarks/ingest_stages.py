@@ -30,7 +30,7 @@ from typing import Any
 
 from benchmarks.bench_ingest import JSON_TYPE, PROTO_TYPE, bench_config
 from benchmarks.datasets import CACHE_DIR, load_or_generate
-from benchmarks.ingest_models import _push_request_class, ingest_json, ingest_protobuf
+from benchmarks.ingest_models import ingest_json, ingest_protobuf, push_request_class
 from benchmarks.pushbodies import build_bodies
 
 TENANT = "fake"
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     corpus = load_or_generate(int(args.mb * 1e6), cache_dir=CACHE_DIR)
     bodies = build_bodies(corpus)
-    request_class = _push_request_class()
+    request_class = push_request_class()
     tmp = Path(tempfile.mkdtemp(prefix="lokipy-stages-"))
     try:
         for name, content_type, bl, model in (

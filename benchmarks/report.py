@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import WORKLOAD, chart
+from benchmarks.ingest_models import MODEL_SQLITE
 from benchmarks.querytable import QUERIES
 from benchmarks.results import Measurement, Results
 
@@ -207,7 +208,6 @@ def evaluate(res: Results) -> list[dict[str, Any]]:
 # (store run, model run): I1/I2 next to the minimal ingest models of benchmarks/ingest_models.py.
 _MODEL_PAIRS = (("I1", "model.ingest_json"), ("I2", "model.ingest_protobuf"))
 _SQLITE = "limit.sqlite_executemany"  # timed in I1/I2's rounds
-_MODEL_SQLITE = "model.sqlite_executemany"  # timed in the models' rounds
 
 
 def ingest_context(res: Results) -> list[dict[str, Any]]:
@@ -218,7 +218,7 @@ def ingest_context(res: Results) -> list[dict[str, Any]]:
     taken as (lokipy / SQLite) / (model / SQLite): each ratio from tasks timed side by side.
     """
     out = []
-    sqlite, model_sqlite = _rate(res, _SQLITE), _rate(res, _MODEL_SQLITE)
+    sqlite, model_sqlite = _rate(res, _SQLITE), _rate(res, MODEL_SQLITE)
     for store_key, model_key in _MODEL_PAIRS:
         store, model = _rate(res, store_key), _rate(res, model_key)
         if store is None or model is None or sqlite is None or model_sqlite is None:
