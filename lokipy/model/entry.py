@@ -6,8 +6,10 @@ and a query reads whole blocks: concatenated line bytes plus offset and timestam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import overload
 
 from lokipy.model.labels import Labels
 
@@ -17,17 +19,73 @@ Metadata = tuple[tuple[str, str], ...]
 NO_METADATA: Metadata = ()
 
 
+class JoinedLines(Sequence[bytes]):
+    """A stream's lines kept as one buffer plus their lengths, as the C push decoders hand
+    them over; single lines are cut out only when something asks for them.
+
+    The push path wants exactly this form (the WAL record, the head and the block encoder
+    take ``text`` and ``lengths``), so a push decoded this way never makes one ``bytes``
+    object per line.
+    """
+
+    __slots__ = ("text", "lengths", "_starts")
+
+    def __init__(self, text: bytes, lengths: list[int]) -> None:
+        self.text = text
+        self.lengths = lengths
+        self._starts: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @overload
+    def __getitem__(self, i: int) -> bytes: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[bytes]: ...
+    def __getitem__(self, i: int | slice) -> bytes | list[bytes]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        n = len(self.lengths)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("line index out of range")
+        if self._starts is None:
+            self._starts = [0, *accumulate(self.lengths)]
+        return self.text[self._starts[i] : self._starts[i + 1]]
+
+    def __iter__(self) -> Iterator[bytes]:
+        text = self.text
+        pos = 0
+        for n in self.lengths:
+            yield text[pos : pos + n]
+            pos += n
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JoinedLines):
+            return self.text == other.text and self.lengths == other.lengths
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, which is unhashable
+
+    def __repr__(self) -> str:
+        return f"JoinedLines({list(self)!r})"
+
+
 @dataclass(slots=True)
 class PushStream:
     """One stream of a push request, as decoded, before validation.
 
     ``labels`` is the label text as sent (protobuf, legacy JSON) or an already-built
-    :class:`Labels` (v1 JSON maps). ``metadata`` is None when no entry has any.
+    :class:`Labels` (v1 JSON maps). ``lines`` is a list, or :class:`JoinedLines` from the C
+    decoders. ``metadata`` is None when no entry has any.
     """
 
     labels: str | Labels
     timestamps: list[int] = field(default_factory=list)
-    lines: list[bytes] = field(default_factory=list)
+    lines: list[bytes] | JoinedLines = field(default_factory=list)
     metadata: list[Metadata] | None = None
 
     def __len__(self) -> int:

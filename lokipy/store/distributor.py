@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from threading import Lock
 
 from lokipy.config import Limits
-from lokipy.model.entry import Metadata, PushRequest, PushStream
+from lokipy.model.entry import JoinedLines, Metadata, PushRequest, PushStream
 from lokipy.model.errors import InvalidLabels, LimitExceeded, NoStreams
 from lokipy.model.labels import Labels, is_valid_label_name
 from lokipy.model.timeparse import format_rfc3339
@@ -84,6 +85,10 @@ class Validated:
 
     def entry_count(self) -> int:
         return sum(len(s.timestamps) for s in self.streams)
+
+
+def _joined(lines: list[bytes] | JoinedLines) -> bytes:
+    return lines.text if type(lines) is JoinedLines else b"".join(lines)
 
 
 def summarise_errors(errors: list[str]) -> str:
@@ -214,7 +219,7 @@ class Distributor:
                 out.rejected_entries += len(ts)
                 continue
             lines = stream.lines
-            lengths = list(map(len, lines))
+            lengths = lines.lengths if type(lines) is JoinedLines else list(map(len, lines))
             if (
                 plain
                 and stream.metadata is None
@@ -223,7 +228,7 @@ class Distributor:
                 and (max_line is None or max(lengths) <= max_line)
             ):
                 # The decoded timestamps are this request's own: handed on without a copy.
-                valid: ValidStream | None = ValidStream(labels, ts, b"".join(lines), lengths, None)
+                valid: ValidStream | None = ValidStream(labels, ts, _joined(lines), lengths, None)
             else:
                 valid = self._validate_entries(labels, stream, lengths, now, out)
             if valid is not None:
@@ -252,7 +257,7 @@ class Distributor:
         )
         if all_good:
             # The decoded timestamps are this request's own: handed on without a copy.
-            return ValidStream(labels, ts, b"".join(lines), lengths, self._with_levels(labels, lines, md))
+            return ValidStream(labels, ts, _joined(lines), lengths, self._with_levels(labels, lines, md))
         keep_ts: list[int] = []
         keep_lines: list[bytes] = []
         keep_md: list[Metadata] = []
@@ -323,7 +328,7 @@ class Distributor:
         return None
 
     def _with_levels(
-        self, labels: Labels, lines: list[bytes], metadata: list[Metadata] | None
+        self, labels: Labels, lines: Sequence[bytes], metadata: list[Metadata] | None
     ) -> list[Metadata] | None:
         """Add ``detected_level`` metadata to entries that lack it (Loki 3.x default)."""
         if not (self.limits.discover_log_levels and self.limits.allow_structured_metadata):

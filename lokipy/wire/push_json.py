@@ -11,9 +11,11 @@ parse with orjson, which does, so a body holding raw invalid UTF-8 takes a slowe
 (stdlib ``json`` over a surrogate-escaped text) and keeps those bytes exactly. JSON escapes of
 lone surrogates (``"\\ud800"``) are rejected, as Loki's parser rejects them.
 
-The hot path (v1, every entry ``[str, str]`` or ``[str, str, {..}]``) checks types column by
-column with C-level ``map``/``set``/``join`` calls instead of per-entry branches; anything
-unusual drops to an entry-by-entry path that reproduces Loki's error messages.
+A plain body (string label values, every entry ``[ts, line]``) is decoded by the C decoder
+(``lokipy.wire.native``) when it is built. Otherwise the hot path (v1, every entry
+``[str, str]`` or ``[str, str, {..}]``) checks types column by column with C-level
+``map``/``set``/``join`` calls instead of per-entry branches; anything unusual drops to an
+entry-by-entry path that reproduces Loki's error messages.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from typing import Any
 
 import orjson
 
-from lokipy.model.entry import NO_METADATA, Metadata, PushRequest, PushStream
+from lokipy.model.entry import NO_METADATA, JoinedLines, Metadata, PushRequest, PushStream
 from lokipy.model.errors import InvalidInput, InvalidLabels
 from lokipy.model.labels import Labels, go_quote, is_valid_label_name
+from lokipy.wire import native
 
 INT64_MAX = (1 << 63) - 1
 INT64_MIN = -(1 << 63)
@@ -192,10 +195,25 @@ def _v1_labels(stream: dict[str, Any]) -> Labels:
     labels = _build_labels(mapping)
     # Only all-string maps are remembered: 1 == True == 1.0 as keys, yet "1" != "true".
     if all(type(v) is str for v in mapping.values()):
-        if len(_LABEL_CACHE) >= _LABEL_CACHE_MAX:
-            _LABEL_CACHE.clear()
-        _LABEL_CACHE[key] = labels
+        _remember(key, labels)
     return labels
+
+
+def _labels_from_pairs(pairs: list[tuple[str, str]]) -> Labels:
+    """A label map the C decoder read: string values, names unique, in body order (the same
+    key ``_v1_labels`` caches under)."""
+    key = tuple(pairs)
+    labels = _LABEL_CACHE.get(key)
+    if labels is None:
+        labels = _build_labels(dict(pairs))
+        _remember(key, labels)
+    return labels
+
+
+def _remember(key: tuple[tuple[str, Any], ...], labels: Labels) -> None:
+    if len(_LABEL_CACHE) >= _LABEL_CACHE_MAX:
+        _LABEL_CACHE.clear()
+    _LABEL_CACHE[key] = labels
 
 
 def _build_labels(mapping: dict[str, Any]) -> Labels:
@@ -318,9 +336,30 @@ def decode_push_json(body: bytes) -> PushRequest:
 
     Streams without entries are kept (Loki counts them; the distributor skips them).
     """
+    decoded = _request_native(body)
+    if decoded is not None:
+        return decoded
     doc, encode = load_json(body)
     streams = top_level_streams(doc)
     return _request_fast(streams, encode) or _request_by_stream(streams, encode)
+
+
+def _request_native(body: bytes) -> PushRequest | None:
+    """A plain body (string labels, ``[ts, line]`` entries) through the C decoder; None for
+    anything else, or a bad label name: the Python path names the first error in body order."""
+    if native.columns is None:
+        return None
+    cols = native.columns.json_columns(body)
+    if cols is None:
+        return None
+    try:
+        streams = [
+            PushStream(_labels_from_pairs(pairs), ts, JoinedLines(text, lens))
+            for pairs, ts, text, lens in cols
+        ]
+    except InvalidLabels:
+        return None
+    return PushRequest(streams)
 
 
 def _request_fast(streams: list[Any], encode: Encoder) -> PushRequest | None:
