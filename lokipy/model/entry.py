@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import overload
+from typing import NamedTuple, overload
 
 from lokipy.model.labels import Labels
 
@@ -17,6 +17,16 @@ Metadata = tuple[tuple[str, str], ...]
 """Structured metadata of one entry: (name, value) pairs sorted by name."""
 
 NO_METADATA: Metadata = ()
+
+
+class ColumnStats(NamedTuple):
+    """What a decoder learnt in passing about one stream's columns, so that validation and the
+    head need not walk them again."""
+
+    oldest: int
+    newest: int
+    increasing: bool  # strictly, in the order sent
+    longest: int  # bytes of the longest line
 
 
 class JoinedLines(Sequence[bytes]):
@@ -80,13 +90,14 @@ class PushStream:
 
     ``labels`` is the label text as sent (protobuf, legacy JSON) or an already-built
     :class:`Labels` (v1 JSON maps). ``lines`` is a list, or :class:`JoinedLines` from the C
-    decoders. ``metadata`` is None when no entry has any.
+    decoders, which also fill in ``stats``. ``metadata`` is None when no entry has any.
     """
 
     labels: str | Labels
     timestamps: list[int] = field(default_factory=list)
     lines: list[bytes] | JoinedLines = field(default_factory=list)
     metadata: list[Metadata] | None = None
+    stats: ColumnStats | None = field(default=None, compare=False)  # derived from the columns
 
     def __len__(self) -> int:
         return len(self.timestamps)

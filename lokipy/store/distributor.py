@@ -44,6 +44,7 @@ class ValidStream:
     text: bytes
     lengths: list[int]
     metadata: list[Metadata] | None
+    increasing: bool | None = None  # timestamps strictly increase (None: not known)
     _size: int = -1
 
     @classmethod
@@ -89,6 +90,31 @@ class Validated:
 
 def _joined(lines: list[bytes] | JoinedLines) -> bytes:
     return lines.text if type(lines) is JoinedLines else b"".join(lines)
+
+
+def _within(
+    stream: PushStream, lengths: list[int], oldest: int | None, newest: int, max_line: int | None
+) -> bool:
+    """Every entry inside the time bounds and the line size limit (from the decoder's column
+    stats when it has them: three passes over the columns fewer)."""
+    stats = stream.stats
+    if stats is None:
+        ts = stream.timestamps
+        return (
+            (oldest is None or min(ts) >= oldest)
+            and max(ts) <= newest
+            and (max_line is None or max(lengths) <= max_line)
+        )
+    return (
+        (oldest is None or stats.oldest >= oldest)
+        and stats.newest <= newest
+        and (max_line is None or stats.longest <= max_line)
+    )
+
+
+def _increasing(stream: PushStream) -> bool | None:
+    """Whether the timestamps strictly increase, if the decoder found out (None: unknown)."""
+    return None if stream.stats is None else stream.stats.increasing
 
 
 def summarise_errors(errors: list[str]) -> str:
@@ -220,15 +246,11 @@ class Distributor:
                 continue
             lines = stream.lines
             lengths = lines.lengths if type(lines) is JoinedLines else list(map(len, lines))
-            if (
-                plain
-                and stream.metadata is None
-                and (oldest is None or min(ts) >= oldest)
-                and max(ts) <= newest
-                and (max_line is None or max(lengths) <= max_line)
-            ):
+            if plain and stream.metadata is None and _within(stream, lengths, oldest, newest, max_line):
                 # The decoded timestamps are this request's own: handed on without a copy.
-                valid: ValidStream | None = ValidStream(labels, ts, _joined(lines), lengths, None)
+                valid: ValidStream | None = ValidStream(
+                    labels, ts, _joined(lines), lengths, None, _increasing(stream)
+                )
             else:
                 valid = self._validate_entries(labels, stream, lengths, now, out)
             if valid is not None:
@@ -249,15 +271,12 @@ class Distributor:
         ts, lines, md = stream.timestamps, stream.lines, stream.metadata
         oldest, newest = self._time_bounds(now)
         max_line = lim.max_line_size
-        all_good = (
-            (oldest is None or min(ts) >= oldest)
-            and max(ts) <= newest
-            and (max_line == 0 or max(lengths) <= max_line)
-            and (md is None or self._metadata_ok(md))
-        )
-        if all_good:
+        if _within(stream, lengths, oldest, newest, max_line or None) and (
+            md is None or self._metadata_ok(md)
+        ):
             # The decoded timestamps are this request's own: handed on without a copy.
-            return ValidStream(labels, ts, _joined(lines), lengths, self._with_levels(labels, lines, md))
+            levels = self._with_levels(labels, lines, md)
+            return ValidStream(labels, ts, _joined(lines), lengths, levels, _increasing(stream))
         keep_ts: list[int] = []
         keep_lines: list[bytes] = []
         keep_md: list[Metadata] = []

@@ -116,13 +116,15 @@ class StreamHead:
         now: int,
         window: int | None,
         result: AppendResult,
+        *,
+        increasing: bool | None = None,
     ) -> int:
         """Add entries in the order given (lines joined in ``text``, ``lengths`` long each);
         returns how many were kept. Duplicates and rejections are counted into ``result``
         (one per push, not one per stream). ``window`` None (WAL replay) skips the ordering
-        check."""
+        check. ``increasing``: whether the timestamps strictly increase, if already known."""
         self.last_append_ns = now
-        if self._fast_path_ok(timestamps):
+        if self._fast_path_ok(timestamps, increasing):
             self._extend(timestamps, text, lengths, metadata, timestamps[0], timestamps[-1])
             accepted = len(timestamps)
         else:
@@ -163,14 +165,16 @@ class StreamHead:
             accepted += 1
         return accepted
 
-    def _fast_path_ok(self, ts: list[int]) -> bool:
+    def _fast_path_ok(self, ts: list[int], increasing: bool | None) -> bool:
         """Strictly increasing and after everything held: no window or duplicate checks needed.
 
-        One C-level pass of pairwise ``<`` (2.5x faster than comparing with ``sorted`` and
-        counting a ``set``, measured on 5000 timestamps), not a Python loop.
+        Unless the decoder already knows, one C-level pass of pairwise ``<`` (2.5x faster than
+        comparing with ``sorted`` and counting a ``set``, measured on 5000 timestamps).
         """
         if self.highest_ts is not None and ts[0] <= self.highest_ts:
             return False
+        if increasing is not None:
+            return increasing
         return all(map(lt, ts, islice(ts, 1, None)))
 
     def _is_duplicate(self, ts: int, line: bytes, md: Metadata) -> bool:

@@ -205,7 +205,9 @@ class Store:
             ing = self.config.ingester
             head = info.head = StreamHead(tenant, s.labels, ing.chunk_block_size, ing.zstd_level)
             index.active_heads += 1
-        accepted = head.append(s.timestamps, s.text, s.lengths, s.metadata, pos, now, window, counted)
+        accepted = head.append(
+            s.timestamps, s.text, s.lengths, s.metadata, pos, now, window, counted, increasing=s.increasing
+        )
         if head.blocks and head.should_close(self.config.ingester.chunk_target_size):
             # The chunk holds this stream's entries up to and including the record at ``pos``,
             # so it is closed just past that record, not at the WAL's end: during replay the

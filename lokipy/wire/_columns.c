@@ -9,14 +9,18 @@
  * Python decoder returns, or handed to it. tests/wire/test_native_columns.py holds them equal.
  *
  * Both return a list with one tuple per stream, in body order:
- *   proto_columns(data) -> [(labels: bytes, timestamps: list[int], text: bytes, lengths: list[int])]
- *   json_columns(body)  -> [(labels: list[tuple[str, str]], timestamps, text, lengths)]
- * ``text`` is the stream's lines back to back and ``lengths`` their sizes in bytes.
+ *   proto_columns(data) -> [(labels: bytes, timestamps: list[int], text: bytes, lengths: list[int], stats)]
+ *   json_columns(body)  -> [(labels: list[tuple[str, str]], timestamps, text, lengths, stats)]
+ * ``text`` is the stream's lines back to back and ``lengths`` their sizes in bytes; ``stats``
+ * is (oldest, newest, strictly increasing, longest line), or None when there are no entries.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define NS 1000000000LL
 
@@ -85,17 +89,37 @@ static PyObject *int_list(const I64s *a) {
     return list;
 }
 
-/* Append (labels, timestamps, text, lengths) to ``out``; steals ``labels``. 0 on error. */
+/* (oldest, newest, strictly increasing, longest line), or None for no entries: what later
+ * steps would otherwise find with a pass over each column. */
+static PyObject *column_stats(const Columns *c) {
+    size_t n = c->ts.len;
+    if (n == 0) Py_RETURN_NONE;
+    const int64_t *ts = c->ts.data, *lens = c->lens.data;
+    int64_t lo = ts[0], hi = ts[0], longest = lens[0];
+    int increasing = 1;
+    for (size_t i = 1; i < n; i++) {
+        if (ts[i] <= ts[i - 1]) increasing = 0;
+        if (ts[i] < lo) lo = ts[i];
+        if (ts[i] > hi) hi = ts[i];
+        if (lens[i] > longest) longest = lens[i];
+    }
+    return Py_BuildValue("(LLOL)", (long long)lo, (long long)hi, increasing ? Py_True : Py_False,
+                         (long long)longest);
+}
+
+/* Append (labels, timestamps, text, lengths, stats) to ``out``; steals ``labels``. 0 on error. */
 static int emit_stream(PyObject *out, PyObject *labels, const Columns *c) {
     PyObject *item = NULL;
     PyObject *ts = int_list(&c->ts);
     PyObject *lens = int_list(&c->lens);
     PyObject *text = PyBytes_FromStringAndSize(c->text.data ? c->text.data : "", (Py_ssize_t)c->text.len);
-    if (labels && ts && lens && text) item = PyTuple_Pack(4, labels, ts, text, lens);
+    PyObject *stats = column_stats(c);
+    if (labels && ts && lens && text && stats) item = PyTuple_Pack(5, labels, ts, text, lens, stats);
     Py_XDECREF(labels);
     Py_XDECREF(ts);
     Py_XDECREF(lens);
     Py_XDECREF(text);
+    Py_XDECREF(stats);
     if (!item) return 0;
     int rc = PyList_Append(out, item);
     Py_DECREF(item);
@@ -335,11 +359,45 @@ static int add_code_point(Buf *b, uint32_t cp) {
     return buf_add(b, u, n);
 }
 
+/* Whether the 8 bytes at p are all plain string bytes: ASCII, not a control character, not
+ * '"' or '\\'. Bit tricks on one 64-bit word; a false "no" only sends the bytes through the
+ * byte-by-byte loop, a "yes" is always right. */
+static inline int plain8(const uint8_t *p) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t x, quote, bslash;
+    memcpy(&x, p, 8);
+    quote = x ^ (ones * '"');
+    bslash = x ^ (ones * '\\');
+    uint64_t flags = ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | (x - ones * 0x20) | x;
+    return (flags & highs) == 0;
+}
+
+/* Skip plain string bytes a word (or 16 bytes, with SSE2) at a time; stops at or before the
+ * first byte that needs a look. */
+static inline const uint8_t *skip_plain(const uint8_t *p, const uint8_t *end) {
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        /* signed: below 0x20 catches the control characters and every byte >= 0x80 */
+        __m128i odd = _mm_or_si128(_mm_cmplt_epi8(x, space),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+        int mask = _mm_movemask_epi8(odd);
+        if (mask) return p + __builtin_ctz((unsigned)mask);
+        p += 16;
+    }
+#endif
+    while (end - p >= 8 && plain8(p)) p += 8;
+    return p;
+}
+
 /* A JSON string, unescaped into ``b``: OK, NO (not one we take), ERR (no memory). */
 static int json_string(Json *j, Buf *b) {
     if (!take(j, '"')) return NO;
     const uint8_t *p = j->p, *end = j->end, *run = p;
     while (p < end) {
+        p = skip_plain(p, end);
+        if (p >= end) break;
         uint8_t ch = *p;
         if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
             p++;

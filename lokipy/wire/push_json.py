@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from lokipy.model.entry import NO_METADATA, JoinedLines, Metadata, PushRequest, PushStream
+from lokipy.model.entry import NO_METADATA, ColumnStats, JoinedLines, Metadata, PushRequest, PushStream
 from lokipy.model.errors import InvalidInput, InvalidLabels
 from lokipy.model.labels import Labels, go_quote, is_valid_label_name
 from lokipy.wire import native
@@ -354,8 +354,10 @@ def _request_native(body: bytes) -> PushRequest | None:
         return None
     try:
         streams = [
-            PushStream(_labels_from_pairs(pairs), ts, JoinedLines(text, lens))
-            for pairs, ts, text, lens in cols
+            PushStream(
+                _labels_from_pairs(pairs), ts, JoinedLines(text, lens), None, stats and ColumnStats(*stats)
+            )
+            for pairs, ts, text, lens, stats in cols
         ]
     except InvalidLabels:
         return None

@@ -20,7 +20,7 @@ from __future__ import annotations
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from lokipy.model.entry import NO_METADATA, JoinedLines, Metadata, PushRequest, PushStream
+from lokipy.model.entry import NO_METADATA, ColumnStats, JoinedLines, Metadata, PushRequest, PushStream
 from lokipy.model.errors import InvalidInput
 from lokipy.model.labels import Labels
 from lokipy.wire import native
@@ -165,7 +165,12 @@ def decode_push_proto(data: bytes) -> PushRequest:
     if native.columns is not None:
         cols = native.columns.proto_columns(data)
         if cols is not None:  # a plain request: already decoded, columns and all
-            return PushRequest([PushStream(text(lb), ts, JoinedLines(t, lens)) for lb, ts, t, lens in cols])
+            return PushRequest(
+                [
+                    PushStream(text(lb), ts, JoinedLines(t, lens), None, stats and ColumnStats(*stats))
+                    for lb, ts, t, lens, stats in cols
+                ]
+            )
     return decode_columns(data, parse_full(data))
 
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lokipy.model.entry import JoinedLines, PushRequest, PushStream
+from lokipy.model.entry import ColumnStats, JoinedLines, PushRequest, PushStream
 from lokipy.model.errors import InvalidInput, InvalidLabels
 from lokipy.model.labels import is_valid_label_name
 from lokipy.wire import native, push_json
@@ -71,7 +71,19 @@ def _check_agree(
         taken = c_path(body) is not None
     if taken:
         assert isinstance(reference, PushRequest), "C decoded a body the Python decoder rejects"
+        assert isinstance(got, PushRequest)
+        for stream in got.streams:
+            assert stream.stats == _stats(stream)
     return taken
+
+
+def _stats(stream: PushStream) -> ColumnStats | None:
+    """The column stats, the slow way."""
+    ts = stream.timestamps
+    if not ts:
+        return None
+    increasing = all(a < b for a, b in zip(ts, ts[1:], strict=False))
+    return ColumnStats(min(ts), max(ts), increasing, max(map(len, stream.lines)))
 
 
 def _check_proto(body: bytes) -> bool:
@@ -95,8 +107,8 @@ TS = st.one_of(
     st.integers(1_700_000_000_000_000_000, 1_700_000_100_000_000_000),
     st.just(0),
 )
-# Quotes, backslashes, controls, non-BMP characters and lone surrogates (proto bytes only).
-TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+# Quotes, backslashes, controls, non-BMP characters; long enough for the 16-byte scan.
+TEXT = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
     ['"', "\\", "/", "\n\t\r\b\f", "\x00\x1f\x7f", "é", "😀", '{"user":"root"}']
 )
 
