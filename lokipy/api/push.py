@@ -7,11 +7,13 @@ server-side failures, so promtail retries exactly when it should.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from lokipy.api.errors import valid_utf8
 from lokipy.api.state import AppState
@@ -40,35 +42,58 @@ PushHandler = Callable[[Request, bytes, str, bool], Awaitable[Response]]
 """Takes (request, body, tenant, legacy) once the body is read and the tenant known."""
 
 
+class PushEndpoint:
+    """One push route as a bare ASGI endpoint (Starlette routes a class instance as ASGI).
+
+    Pushes are the one hot route: FastAPI's request layer cost ~1 ms per push, a tenth of a
+    1 MiB push's own work (measured on the bench bodies over loopback). Errors raised here
+    take the same way as from any route: the app's exception handlers answer them.
+    """
+
+    def __init__(self, path: str, handle: PushHandler, *, legacy: bool) -> None:
+        self.path = path  # read by the request metrics as the route's name
+        self.handle = handle
+        self.legacy = legacy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self  # what FastAPI's own routes leave for the request metrics
+        request = Request(scope, receive)
+        state: AppState = request.app.state.lokipy
+        tenant = tenant_of(request, state.config.server.auth_enabled)
+        body = await read_body(request, state.config.server.max_recv_msg_size)
+        response = await self.handle(request, body, tenant, self.legacy)
+        await response(scope, receive, send)
+
+
 def add_push_routes(router: APIRouter, handle: PushHandler) -> None:
     """Loki's two push routes on ``router``: the v1 path and the legacy ``/api/prom/push``
     (v0 JSON shape), both reading the body under the server's size limit and resolving the
     tenant before ``handle`` (the store here, the counting sink in sink mode)."""
+    for path, legacy in (("/loki/api/v1/push", False), ("/api/prom/push", True)):
+        router.add_route(path, PushEndpoint(path, handle, legacy=legacy), methods=["POST"])
 
-    async def push(request: Request, legacy: bool) -> Response:
-        state: AppState = request.app.state.lokipy
-        tenant = tenant_of(request, state.config.server.auth_enabled)
-        body = await read_body(request, state.config.server.max_recv_msg_size)
-        return await handle(request, body, tenant, legacy)
 
-    @router.post("/loki/api/v1/push")
-    async def push_v1(request: Request) -> Response:
-        return await push(request, legacy=False)
+# Pushes run here, off the event loop. A pool of our own rather than Starlette's
+# run_in_threadpool: anyio's hand-off cost ~0.6 ms more per push (loopback, bench bodies).
+# Pushes serialise on the store's lock, so a few threads are plenty.
+_PUSH_THREADS = 4
+_push_pool: ThreadPoolExecutor | None = None
 
-    @router.post("/api/prom/push")
-    async def push_legacy(request: Request) -> Response:
-        return await push(request, legacy=True)
+
+def _executor() -> ThreadPoolExecutor:
+    global _push_pool
+    if _push_pool is None:
+        _push_pool = ThreadPoolExecutor(_PUSH_THREADS, thread_name_prefix="lokipy-push")
+    return _push_pool
 
 
 async def _store_push(request: Request, body: bytes, tenant: str, legacy: bool) -> Response:
     state: AppState = request.app.state.lokipy
-    result = await run_in_threadpool(
-        state.logstore.push_body,
-        body,
-        request.headers.get("content-type"),
-        request.headers.get("content-encoding"),
-        tenant=tenant,
-        legacy=legacy,
+    content_type = request.headers.get("content-type")
+    content_encoding = request.headers.get("content-encoding")
+    result = await asyncio.get_running_loop().run_in_executor(
+        _executor(),
+        lambda: state.logstore.push_body(body, content_type, content_encoding, tenant=tenant, legacy=legacy),
     )
     if result.errors:
         status = 429 if result.rate_limited else 400
