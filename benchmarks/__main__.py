@@ -82,6 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def environment() -> dict[str, Any]:
+    from lokipy.wire import native
+
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -95,6 +97,8 @@ def environment() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "loadavg_start": tuple(round(x, 2) for x in os.getloadavg()),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # lokipy's C push decoder, or the Python decoders alone (no compiler, LOKIPY_PURE_PYTHON)
+        "push_decoder": "c" if native.columns is not None else "python",
     }
 
 
@@ -109,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     env = environment()
     print(
         f"{WORKLOAD}: {args.mb:g} MB, seed {args.seed}; {env['cpu_model']} x{env['cpus']}, "
-        f"Python {env['python']}, load {env['loadavg_start']}",
+        f"Python {env['python']}, load {env['loadavg_start']}, push decoder {env['push_decoder']}",
         flush=True,
     )
     t0 = time.perf_counter()

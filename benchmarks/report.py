@@ -327,7 +327,8 @@ def write_markdown(path: Path, payload: dict[str, Any], chart_name: str | None) 
         f"# {WORKLOAD} benchmark report",
         "",
         f"Run {env['time_utc']} on {env['cpu_model']} ({env['cpus']} cores), Python "
-        f"{env['python']}, load {env['loadavg_start']} -> {env.get('loadavg_end')}. "
+        f"{env['python']}, load {env['loadavg_start']} -> {env.get('loadavg_end')}, "
+        f"push decoder: {env.get('push_decoder', 'python')}. "
         f"Command: `{payload['command']}` ({payload['total_s']:.0f} s).",
         "",
         f"Corpus: {corpus['raw_bytes'] / 1e6:.1f} MB raw, {corpus['lines']:,} lines, "
