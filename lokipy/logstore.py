@@ -66,18 +66,16 @@ class LogStore:
         """Push entries of one stream. Lines may be str or bytes; timestamps are unix ns."""
         if isinstance(labels, Mapping):
             labels = Labels.from_map(labels)
-        stream = PushStream(labels)
+        timestamps: list[int] = []
+        lines: list[bytes] = []
         metadata: list[Metadata] = []
         for entry in entries:
             ts, line = entry[0], entry[1]
-            stream.timestamps.append(int(ts))
-            stream.lines.append(
-                line.encode("utf-8", "surrogateescape") if isinstance(line, str) else bytes(line)
-            )
+            timestamps.append(int(ts))
+            lines.append(line.encode("utf-8", "surrogateescape") if isinstance(line, str) else bytes(line))
             md = entry[2] if len(entry) > 2 else None  # type: ignore[misc]
             metadata.append(tuple(sorted(md.items())) if md else ())
-        if any(metadata):
-            stream.metadata = metadata
+        stream = PushStream(labels, timestamps, lines, metadata if any(metadata) else None)
         return self.push_request(PushRequest([stream]), tenant=tenant)
 
     def push_request(self, req: PushRequest, *, tenant: str | None = None) -> PushResult:

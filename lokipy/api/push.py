@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from lokipy.api.errors import valid_utf8
@@ -71,7 +72,7 @@ def add_push_routes(router: APIRouter, handle: PushHandler) -> None:
     (v0 JSON shape), both reading the body under the server's size limit and resolving the
     tenant before ``handle`` (the store here, the counting sink in sink mode)."""
     for path, legacy in (("/loki/api/v1/push", False), ("/api/prom/push", True)):
-        router.add_route(path, PushEndpoint(path, handle, legacy=legacy), methods=["POST"])
+        router.routes.append(Route(path, PushEndpoint(path, handle, legacy=legacy), methods=["POST"]))
 
 
 # Pushes run here, off the event loop. A pool of our own rather than Starlette's

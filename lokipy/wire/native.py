@@ -8,14 +8,18 @@ The Python decoders give the same results either way; the C ones only skip build
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 
-columns: ModuleType | None
-try:
-    from lokipy.wire import _columns as columns
-except ImportError:  # built without a C compiler
-    columns = None
 
-if os.environ.get("LOKIPY_PURE_PYTHON"):
-    columns = None
+def _load() -> ModuleType | None:
+    if os.environ.get("LOKIPY_PURE_PYTHON"):
+        return None
+    try:
+        return importlib.import_module("lokipy.wire._columns")
+    except ImportError:  # built without a C compiler
+        return None
+
+
+columns: ModuleType | None = _load()
