@@ -136,6 +136,11 @@ def test_request_durations_by_route_method_status(fresh_server: Server) -> None:
     http.post("/loki/api/v1/query_range", data={"query": '{app="a"}'})
     http.get("/loki/api/v1/label/app/values")
     http.get("/no/such/path")
+    push(fresh_server, {"app": "a"}, ["one"])
+    bad = b'{"streams":[{"stream":{"a-b":"c"},"values":[["1","x"]]}]}'
+    json_type = {"Content-Type": "application/json"}
+    assert http.post("/loki/api/v1/push", content=bad, headers=json_type).status_code == 400
+    assert http.get("/loki/api/v1/push").status_code == 405
     fams = scrape(fresh_server)
     h = "loki_request_duration_seconds"
     count = f"{h}_count"
@@ -152,6 +157,9 @@ def test_request_durations_by_route_method_status(fresh_server: Server) -> None:
     assert n(method="POST", route="loki_api_v1_query_range", status_code="200") == 1
     assert n(route="loki_api_v1_label_name_values", status_code="200") == 1
     assert n(route="notfound", status_code="404") == 1
+    assert n(method="POST", route="loki_api_v1_push", status_code="204") == 1
+    assert n(method="POST", route="loki_api_v1_push", status_code="400") == 1
+    assert n(method="GET", route="loki_api_v1_push", status_code="405") == 1
     # Buckets are cumulative and end at +Inf == _count, per series.
     series: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
     for name, ls, v in fams[h].samples:
