@@ -102,8 +102,8 @@ class LogStore:
                 max_decompressed_bytes=self.config.server.max_decompressed_size,
             )
             result = self.push_request(req, tenant=tenant)
-            # Freed while paused: the collection that resuming triggers need not walk the
-            # request's columns (about a million list slots per MiB body).
+            # Freed while still paused, so a collection that resuming triggers does not walk
+            # the request's objects.
             del req
         return result
 

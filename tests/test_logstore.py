@@ -89,3 +89,50 @@ def test_loki3_defaults_add_service_name_and_detected_level() -> None:
         stream = store.select('{job="api"}')[0]
         assert stream.labels.as_dict() == {"job": "api", "service_name": "api"}
         assert stream.entries[0].metadata == (("detected_level", "error"),)
+
+
+@pytest.mark.parametrize("decoder", ["c", "python"])
+def test_pushed_bodies_keep_order_duplicate_and_time_checks(decoder: str, monkeypatch) -> None:
+    """The C decoder hands validation and the head its column stats (bounds, strictly
+    increasing); wrong or ignored stats would let a duplicate or a too-new entry through."""
+    import orjson
+
+    from lokipy.model.entry import PushRequest, PushStream
+    from lokipy.wire import native
+    from lokipy.wire.decode import encode_push_proto
+
+    if decoder == "c" and native.columns is None:
+        pytest.skip("lokipy was installed without its C decoder")
+    if decoder == "python":
+        monkeypatch.setattr(native, "columns", None)
+    t = time.time_ns()
+    far = t + 3600 * 10**9  # past Loki's 10 minute creation grace period
+    streams = {
+        "a": [(t + 5, "late"), (t + 1, "early"), (t + 1, "early")],  # out of order, a duplicate
+        "z": [(t + 2, "now"), (far, "future")],
+    }
+    json_body = orjson.dumps(
+        {
+            "streams": [
+                {"stream": {"app": k}, "values": [[str(ts), ln] for ts, ln in v]} for k, v in streams.items()
+            ]
+        }
+    )
+    proto_body = encode_push_proto(
+        PushRequest(
+            [
+                PushStream(f'{{app="{k}"}}', [ts for ts, _ in v], [ln.encode() for _, ln in v])
+                for k, v in streams.items()
+            ]
+        )
+    )
+    for body, content_type in ((json_body, "application/json"), (proto_body, "application/x-protobuf")):
+        with LogStore(config=PLAIN) as store:
+            result = store.push_body(body, content_type)
+            assert (result.accepted, result.duplicates) == (3, 1)
+            assert "timestamp too new" in result.message
+            kept = {
+                str(s.labels): [e.line for e in s.entries]
+                for s in store.select('{app=~".+"}', t, far + 1, direction="FORWARD")
+            }
+            assert kept == {'{app="a"}': [b"early", b"late"], '{app="z"}': [b"now"]}

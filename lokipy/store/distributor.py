@@ -56,13 +56,7 @@ class ValidStream:
     @property
     def lines(self) -> list[bytes]:
         """The lines one by one (slow paths and tests; the hot path uses ``text``)."""
-        out = []
-        pos = 0
-        text = self.text
-        for n in self.lengths:
-            out.append(text[pos : pos + n])
-            pos += n
-        return out
+        return list(JoinedLines(self.text, self.lengths))
 
     def byte_size(self) -> int:
         """Line plus structured-metadata bytes (what Loki's rate limits count); computed once."""

@@ -482,10 +482,6 @@ static int json_timestamp(Json *j, int64_t *out) {
     return 1;
 }
 
-static PyObject *utf8_text(const Buf *b, size_t from) {
-    return PyUnicode_DecodeUTF8(b->data + from, (Py_ssize_t)(b->len - from), "strict");
-}
-
 /* {"name": "value", ...} as a list of (str, str) in body order; NULL with *rc NO or ERR. */
 static PyObject *json_labels(Json *j, Buf *scratch, int *rc) {
     *rc = NO;
@@ -507,7 +503,9 @@ static PyObject *json_labels(Json *j, Buf *scratch, int *rc) {
             return NULL;
         }
         PyObject *name = PyUnicode_DecodeUTF8(scratch->data, (Py_ssize_t)key_end, "strict");
-        PyObject *value = name ? utf8_text(scratch, key_end) : NULL;
+        PyObject *value =
+            name ? PyUnicode_DecodeUTF8(scratch->data + key_end, (Py_ssize_t)(scratch->len - key_end), "strict")
+                 : NULL;
         PyObject *pair = value ? PyTuple_Pack(2, name, value) : NULL;
         int dup = 0;
         for (Py_ssize_t i = 0; pair && i < PyList_GET_SIZE(pairs); i++) {
